@@ -1,0 +1,133 @@
+"""Depth-vs-width MLPs on flattened MNIST (2018 2C-2E, 2023 3B-3D), and the course's sample model.
+
+Every factory returns a compiled Keras model that passes ``models.budget.check_budget`` for its
+problem. The widths and rates in ``TUNED`` were chosen by the keras-tuner search in
+``tuning/mlp_search.py`` on a validation split of the training set (never the test set); rerun it
+with ``python main.py --problem 2C --tune``.
+"""
+
+from __future__ import annotations
+
+import keras
+from keras import layers
+
+from models.budget import MLPBudget, check_budget
+
+BUDGETS = {
+    "2C": MLPBudget(max_hidden_units=100, min_hidden_layers=1),
+    "2D": MLPBudget(max_hidden_units=200, min_hidden_layers=2),
+    "2E": MLPBudget(max_hidden_units=1000, min_hidden_layers=3),
+}
+
+# Chosen on validation data by `python main.py --problem <id> --tune` (see tuning/mlp_search.py).
+# Model part (widths, dropout, learning rate) and training part (epochs, batch, pixel shift).
+TUNED = {
+    "2C": dict(hidden_units=(100,), dropout_input=0.1, dropout=0.2, learning_rate=1e-3,
+               epochs=40, batch_size=128, shift=2),
+    "2D": dict(hidden_units=(100, 100), dropout_input=0.1, dropout=0.2, learning_rate=1e-3,
+               epochs=40, batch_size=128, shift=2),
+    "2E": dict(hidden_units=(400, 350, 250), dropout_input=0.2, dropout=0.3, learning_rate=1e-3,
+               epochs=40, batch_size=128, shift=2),
+}
+MODEL_KEYS = ("hidden_units", "dropout_input", "dropout", "learning_rate")
+
+
+def build_mlp(
+    hidden_units,
+    dropout_input: float = 0.0,
+    dropout: float = 0.0,
+    learning_rate: float = 1e-3,
+    decay_steps: int | None = None,
+    input_dim: int = 784,
+    num_classes: int = 10,
+    name: str = "mlp",
+) -> keras.Model:
+    """A ReLU MLP from the course's allowed layers: [Dropout] (Dense ReLU Dropout)* Dense softmax.
+
+    Args:
+        hidden_units: widths of the hidden Dense layers, input side first.
+        dropout_input: dropout rate on the 784 pixels (0 adds no layer).
+        dropout: dropout rate after each hidden layer (0 adds no layer).
+        learning_rate: Adam's initial learning rate.
+        decay_steps: if given, the rate follows a cosine decay to 0 over this many steps.
+    """
+    model = keras.Sequential(name=name)
+    model.add(keras.Input((input_dim,)))
+    if dropout_input:
+        model.add(layers.Dropout(dropout_input))
+    for units in hidden_units:
+        model.add(layers.Dense(units, activation="relu"))
+        if dropout:
+            model.add(layers.Dropout(dropout))
+    model.add(layers.Dense(num_classes, activation="softmax"))
+    lr = keras.optimizers.schedules.CosineDecay(learning_rate, decay_steps) if decay_steps else learning_rate
+    model.compile(optimizer=keras.optimizers.Adam(lr), loss="categorical_crossentropy", metrics=["accuracy"])
+    return model
+
+
+def build_tuned_mlp(problem: str, decay_steps: int | None = None) -> keras.Model:
+    """The tuned model for ``problem`` ('2C', '2D' or '2E'), checked against its budget."""
+    settings = {k: TUNED[problem][k] for k in MODEL_KEYS}
+    model = build_mlp(**settings, decay_steps=decay_steps, name=f"mlp_{problem.lower()}")
+    check_budget(model, BUDGETS[problem])
+    return model
+
+
+def build_mlp_2c(decay_steps: int | None = None) -> keras.Model:
+    """2C: at most 100 hidden units. Expected: test accuracy >= 0.975 (goal 0.982)."""
+    return build_tuned_mlp("2C", decay_steps)
+
+
+def build_mlp_2d(decay_steps: int | None = None) -> keras.Model:
+    """2D: at most 200 hidden units in at least 2 layers. Expected: >= 0.980 (goal 0.983)."""
+    return build_tuned_mlp("2D", decay_steps)
+
+
+def build_mlp_2e(decay_steps: int | None = None) -> keras.Model:
+    """2E: at most 1000 hidden units in at least 3 layers. Expected: >= 0.983 (goal 0.986)."""
+    return build_tuned_mlp("2E", decay_steps)
+
+
+def build_sample_model() -> keras.Model:
+    """The course's deliberately poor sample: Dense(10) relu, Dropout(0.4), Dense(10) relu,
+    Dense(1) softmax, mse, adadelta. A 1-unit softmax always outputs 1.0, so it cannot learn:
+    the baseline row. Adadelta's rate is Keras 2.1's default, 1.0 (Keras 3 defaults to 0.001)."""
+    model = keras.Sequential(
+        [
+            keras.Input((784,)),
+            layers.Dense(10, activation="relu"),
+            layers.Dropout(0.4),
+            layers.Dense(10, activation="relu"),
+            layers.Dense(1, activation="softmax"),
+        ],
+        name="course_sample",
+    )
+    model.compile(optimizer=keras.optimizers.Adadelta(1.0), loss="mse", metrics=["categorical_accuracy"])
+    return model
+
+
+def split_budget(total: int, n_layers: int, shape: str) -> tuple[int, ...]:
+    """Spread ``total`` hidden units over ``n_layers``: 'equal' widths, or a 'funnel' (n, n-1, ..., 1)."""
+    weights = [1] * n_layers if shape == "equal" else list(range(n_layers, 0, -1))
+    widths = [total * w // sum(weights) for w in weights]
+    widths[0] += total - sum(widths)  # rounding leftovers go to the widest layer
+    return tuple(widths)
+
+
+def build_mlp_hp(hp, budget: MLPBudget, decay_steps: int | None = None) -> keras.Model:
+    """keras-tuner search space inside ``budget``: depth, shape, dropout, learning rate.
+
+    Every candidate spends the whole budget (extra units never hurt an MLP with dropout here), so
+    the search is about how to spend it. Pixel shift and epochs are tuned in the fit step.
+    """
+    n = hp.Int("hidden_layers", budget.min_hidden_layers, budget.min_hidden_layers + 2)
+    shape = hp.Choice("shape", ["equal", "funnel"])
+    model = build_mlp(
+        split_budget(budget.max_hidden_units, n, shape),
+        dropout_input=hp.Choice("dropout_input", [0.0, 0.1, 0.2]),
+        dropout=hp.Float("dropout", 0.0, 0.5, step=0.1),
+        learning_rate=hp.Float("learning_rate", 3e-4, 3e-3, sampling="log"),
+        decay_steps=decay_steps,
+    )
+    check_budget(model, budget)
+    return model

@@ -1,0 +1,105 @@
+"""Command line: parse, check the problem id, dispatch to the runner. Exit codes: 0 ok, 1 a run
+failed (bad data, failed search), 2 bad usage (unknown id or option)."""
+
+from __future__ import annotations
+
+import argparse
+import os
+import sys
+from pathlib import Path
+
+from problems.registry import DEFAULT_EDITION, EDITIONS, lookup, problems_for
+
+EXIT_FAILED, EXIT_USAGE = 1, 2
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="main.py",
+        description="Reproduce the problem set's problems in Keras; results go to reports/<edition>/<id>/.",
+    )
+    parser.add_argument("--list", action="store_true", help="list the edition's problems and exit")
+    parser.add_argument("--problem", metavar="ID|all", help="problem id in the chosen edition, or 'all'")
+    parser.add_argument("--edition", choices=EDITIONS, default=DEFAULT_EDITION, help="numbering (default 2018)")
+    parser.add_argument("--seed", type=int, default=1, help="random seed (default 1)")
+    parser.add_argument("--epochs", type=int, help="override the problem's epochs, for quick looks")
+    parser.add_argument("--data-dir", help="folder holding mnist/ and covid/ (default: $PS4_DATA_DIR; "
+                        "with neither, MNIST is downloaded by Keras)")
+    parser.add_argument("--dataset-dir", help="a folder of four MNIST-format IDX files to use instead of MNIST")
+    parser.add_argument("--out", default="reports", help="reports root (default reports/)")
+    parser.add_argument("--tune", action="store_true", help="run the keras-tuner search instead of the stored settings")
+    parser.add_argument("--trials", type=int, help="tuner trials (with --tune)")
+    parser.add_argument("--tuner-dir", default="tuner_runs", help="where keras-tuner keeps trials (default tuner_runs/)")
+    parser.add_argument("--quiet", action="store_true", help="no per-epoch progress lines")
+    return parser
+
+
+def print_list(edition: str) -> None:
+    print(f"Problems of edition {edition} (run one with --problem ID, every implemented one with --problem all):")
+    for pid, problem in problems_for(edition):
+        other = ", ".join(f"{e} {i}" for e, i in problem.ids.items() if e != edition)
+        state = "implemented" if problem.implemented else "not yet"
+        print(f"  {pid:5s} {problem.title:58s} [{state}]" + (f"  (= {other})" if other else ""))
+
+
+def main(argv=None) -> int:
+    args = build_parser().parse_args(argv)
+    if args.list:
+        print_list(args.edition)
+        return 0
+    if not args.problem:
+        print("error: give --problem ID (or --problem all), or --list to see the ids", file=sys.stderr)
+        return EXIT_USAGE
+    if args.problem.lower() == "all":
+        selected = [(pid, p) for pid, p in problems_for(args.edition) if p.implemented]
+    else:
+        try:
+            problem = lookup(args.edition, args.problem)
+        except KeyError as err:
+            print(f"error: {err.args[0]}", file=sys.stderr)
+            return EXIT_USAGE
+        if not problem.implemented:
+            print(f"error: problem {args.problem} of edition {args.edition} ({problem.title}) is not implemented yet",
+                  file=sys.stderr)
+            return EXIT_USAGE
+        selected = [(problem.ids[args.edition], problem)]
+    for name, value in (("--seed", args.seed), ("--epochs", args.epochs), ("--trials", args.trials)):
+        if value is not None and value < (0 if name == "--seed" else 1):
+            print(f"error: {name} must be {'>= 0' if name == '--seed' else '>= 1'}, got {value}", file=sys.stderr)
+            return EXIT_USAGE
+    return run_selected(args, selected)
+
+
+def run_selected(args, selected) -> int:
+    os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")  # hide the C++ start-up chatter (cuInit on CPU machines)
+    from data_prep import DataError, resolve_data_dir
+    from problems.context import RunContext
+    from problems.runner import run_problem
+    from tuning.common import TuningError
+
+    try:
+        data_dir = resolve_data_dir(args.data_dir)
+    except DataError as err:
+        print(f"error: {err}", file=sys.stderr)
+        return EXIT_USAGE
+    failed = []
+    for pid, problem in selected:
+        print(f"=== {args.edition} {pid}: {problem.title} (seed {args.seed})", flush=True)
+        ctx = RunContext(
+            edition=args.edition, problem_id=pid, seed=args.seed, epochs=args.epochs, data_dir=data_dir,
+            dataset_dir=Path(args.dataset_dir) if args.dataset_dir else None, out_dir=Path(args.out),
+            tune=args.tune, trials=args.trials, tuner_dir=Path(args.tuner_dir), verbose=0 if args.quiet else 2,
+        )
+        try:
+            result = run_problem(problem, ctx)
+        except (DataError, TuningError) as err:
+            print(f"error: {args.edition} {pid}: {err}", file=sys.stderr)
+            failed.append(pid)
+            continue
+        verdict = {True: "target reached", False: "TARGET MISSED", None: "done"}[result["passed"]]
+        print(f"=== {pid}: {verdict} in {result['wall_seconds']:.0f} s; report {ctx.folder / 'result.json'}",
+              flush=True)
+    if failed:
+        print(f"error: {len(failed)} problem(s) failed: {', '.join(failed)}", file=sys.stderr)
+        return EXIT_FAILED
+    return 0

@@ -1,0 +1,129 @@
+"""Depth vs width on MNIST: 2018 2C/2D/2E = 2023 3B/3C/3D, one function for the three budgets.
+
+The story of a run: flatten and scale the images, carve a validation split from the training set,
+take the tuned settings (or search for them with ``--tune``), train the budget's MLP with its
+validation curve, score the test set once, and train the course's sample model as a baseline row.
+"""
+
+from __future__ import annotations
+
+import io
+import warnings
+
+import numpy as np
+
+from data_prep.mnist import flatten, one_hot, to_float, validation_split
+from models.budget import check_budget
+from models.mlp import BUDGETS, TUNED, build_mlp, build_sample_model
+from problems.context import RunContext
+from problems.report import save_figure
+from problems.training import fit, set_seed, steps_per_epoch
+
+N_VALIDATION = 5000  # carved from the 60,000 training images; the test set is scored once, at the end
+COURSE_BATCH, COURSE_EPOCHS = 32, 10  # the starter's settings, used for the baseline row
+
+
+def prepare(mnist, seed: int):
+    """Flatten, scale to 0..1, one-hot; split off the validation set. Prints the shapes."""
+    (x_train, y_train), (x_test, y_test) = mnist
+    num_classes = int(max(y_train.max(), y_test.max())) + 1
+    x, x_test = flatten(to_float(x_train)), flatten(to_float(x_test))
+    y, y_test = one_hot(y_train, num_classes), one_hot(y_test, num_classes)
+    fit_split, val_split = validation_split(x, y, N_VALIDATION, seed=seed)
+    print(f"fit {fit_split[0].shape}, validation {val_split[0].shape}, test {x_test.shape}")
+    return fit_split, val_split, (x_test, y_test), x_train.shape[1:]
+
+
+def model_summary(model) -> str:
+    buf = io.StringIO()
+    model.summary(print_fn=lambda line, **_: buf.write(line + "\n"))
+    return buf.getvalue()
+
+
+def plot_history(history, title: str, path) -> str:
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    fig, (ax_loss, ax_acc) = plt.subplots(1, 2, figsize=(10, 3.6))
+    epochs = np.arange(1, len(history["loss"]) + 1)
+    for key, label in (("", "train"), ("val_", "validation")):
+        ax_loss.plot(epochs, history[key + "loss"], label=label)
+        ax_acc.plot(epochs, history[key + "accuracy"], label=label)
+    ax_loss.set(xlabel="epoch", ylabel="cross-entropy", title="loss")
+    ax_acc.set(xlabel="epoch", ylabel="accuracy", title="accuracy", ylim=(0.95, 1.0))
+    for ax in (ax_loss, ax_acc):
+        ax.grid(alpha=0.3)
+        ax.legend()
+    fig.suptitle(title)
+    return save_figure(fig, path)
+
+
+def run(ctx: RunContext, budget: str, goal: float) -> dict:
+    """Train and score the MLP for ``budget`` ('2C', '2D' or '2E')."""
+    train, val, test, image_shape = prepare(ctx.mnist, ctx.seed)
+    input_dim, num_classes = train[0].shape[1], train[1].shape[1]
+    settings, source, plots = dict(TUNED[budget]), "stored (models/mlp.py TUNED)", []
+    if ctx.tune:
+        from tuning.mlp_search import search_mlp
+
+        found, table = search_mlp(budget, BUDGETS[budget], train, val, ctx.seed, ctx.tuner_dir,
+                                  trials=ctx.trials, epochs=ctx.epochs, verbose=ctx.verbose)
+        table.to_csv(ctx.folder / "tuning_trials.csv", index=False)
+        settings.update(found)
+        source = f"keras-tuner BayesianOptimization, {len(table)} trials (tuning_trials.csv)"
+        print(f"best settings on validation: {found}")
+    epochs, batch = ctx.epochs or settings["epochs"], settings["batch_size"]
+
+    set_seed(ctx.seed)
+    model = build_mlp(
+        settings["hidden_units"], settings["dropout_input"], settings["dropout"], settings["learning_rate"],
+        decay_steps=epochs * steps_per_epoch(len(train[0]), batch), input_dim=input_dim,
+        num_classes=num_classes, name=f"mlp_{budget.lower()}",
+    )
+    found = check_budget(model, BUDGETS[budget])
+    history = fit(model, train, val, epochs, batch, ctx.seed, shift=settings["shift"], verbose=ctx.verbose)
+    test_loss, test_accuracy = model.evaluate(*test, verbose=0)
+    print(f"{ctx.problem_id}: test loss {test_loss:.5f}, test accuracy {test_accuracy:.4f}")
+    plots.append(plot_history(history.history, f"{ctx.edition} {ctx.problem_id}: {found.hidden_units} hidden units",
+                              ctx.folder / "training_curves.png"))
+
+    # The course's sample model, with the course's settings, as the baseline row.
+    set_seed(ctx.seed)
+    sample = build_sample_model() if input_dim == 784 and num_classes == 10 else None
+    baseline = {}
+    if sample is not None:
+        with warnings.catch_warnings():  # Keras warns that a 1-unit softmax is constant: that is the point
+            warnings.simplefilter("ignore", UserWarning)
+            sample.fit(*train, batch_size=COURSE_BATCH, epochs=ctx.epochs or COURSE_EPOCHS, verbose=0)
+            loss, acc = sample.evaluate(*test, verbose=0)
+        baseline = {"model": "course sample (Dense 10-10-1 softmax, mse, adadelta)", "test_loss": loss,
+                    "test_accuracy": acc, "epochs": ctx.epochs or COURSE_EPOCHS, "batch_size": COURSE_BATCH}
+        print(f"course sample model: test accuracy {acc:.4f} (a 1-unit softmax always outputs 1)")
+
+    hist = history.history
+    return {
+        "metrics": {
+            "test_loss": float(test_loss),
+            "test_accuracy": float(test_accuracy),
+            "val_loss": float(hist["val_loss"][-1]),
+            "val_accuracy": float(hist["val_accuracy"][-1]),
+            "train_accuracy": float(hist["accuracy"][-1]),
+            "goal_test_accuracy": goal,
+            "reached_goal": bool(test_accuracy >= goal),
+        },
+        "hyperparameters": {**settings, "hidden_units": list(found.hidden_units), "epochs": epochs,
+                            "optimizer": "Adam, cosine decay to 0", "source": source,
+                            "validation_images": N_VALIDATION, "fit_images": len(train[0])},
+        "budget": {"max_hidden_units": BUDGETS[budget].max_hidden_units,
+                   "min_hidden_layers": BUDGETS[budget].min_hidden_layers,
+                   "hidden_units_used": found.total_hidden_units, "hidden_layers_used": found.hidden_layers},
+        "baseline": baseline,
+        "history": {k: [float(v) for v in vals] for k, vals in hist.items() if k != "learning_rate"},
+        "params": model.count_params(),
+        "model_summary": model_summary(model),
+        "epochs": epochs,
+        "plots": plots,
+        "uses_mnist": True,
+    }

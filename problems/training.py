@@ -1,0 +1,52 @@
+"""Shared training plumbing: seeding, the tf.data input pipeline (with optional pixel shifts), fitting."""
+
+from __future__ import annotations
+
+import keras
+import numpy as np
+
+# Determinism: keras.utils.set_random_seed alone gives bit-identical runs on TF CPU (measured, see
+# shared/STACK.md); TF op determinism is left off because it changes the numbers and costs speed.
+DETERMINISM = "keras.utils.set_random_seed (python, numpy, backend); TF op determinism off"
+
+
+def set_seed(seed: int) -> None:
+    """Seed python, numpy and the backend; every run calls this before building a model."""
+    keras.utils.set_random_seed(seed)
+
+
+def make_dataset(x, y, batch_size: int, seed: int, shift: int = 0, shuffle: bool = True, image_shape=(28, 28)):
+    """A tf.data pipeline over flattened images ``x`` (n, 784) and labels ``y``.
+
+    With ``shift`` > 0 each training image is moved by up to ``shift`` pixels in each direction
+    (Keras' RandomTranslation, zero fill) before it is flattened again: augmentation in the data
+    pipeline, so the model itself keeps to the course's allowed layers.
+    """
+    import tensorflow as tf
+
+    ds = tf.data.Dataset.from_tensor_slices((x, y))
+    if shuffle:
+        ds = ds.shuffle(len(x), seed=seed, reshuffle_each_iteration=True)
+    ds = ds.batch(batch_size)
+    if shift:
+        h, w = image_shape
+        aug = keras.layers.RandomTranslation(
+            shift / h, shift / w, fill_mode="constant", interpolation="nearest", seed=seed
+        )
+        ds = ds.map(
+            lambda xb, yb: (tf.reshape(aug(tf.reshape(xb, (-1, h, w, 1)), training=True), (-1, h * w)), yb)
+        )
+    return ds.prefetch(2)
+
+
+def fit(model, train, val, epochs: int, batch_size: int, seed: int, shift: int = 0, verbose: int = 2,
+        callbacks=None):
+    """Fit ``model`` on ``train`` = (x, y), monitoring ``val`` = (x, y); returns the History."""
+    ds = make_dataset(*train, batch_size=batch_size, seed=seed, shift=shift)
+    return model.fit(
+        ds, validation_data=val, epochs=epochs, verbose=verbose, callbacks=callbacks or [], shuffle=False
+    )
+
+
+def steps_per_epoch(n: int, batch_size: int) -> int:
+    return int(np.ceil(n / batch_size))
