@@ -40,9 +40,7 @@ def read_idx(path: str | Path) -> np.ndarray:
     dtype = np.dtype(_DTYPES[raw[2]])
     expected = header + int(np.prod(shape)) * dtype.itemsize
     if len(raw) != expected:
-        raise DataError(
-            f"{path}: header says shape {shape} ({expected} bytes) but the file holds {len(raw)} bytes"
-        )
+        raise DataError(f"{path}: header says shape {shape} ({expected} bytes) but the file holds {len(raw)} bytes")
     return np.frombuffer(raw, dtype=dtype, offset=header).reshape(shape).astype(dtype.newbyteorder("="))
 
 

@@ -11,8 +11,14 @@ from dataclasses import dataclass
 
 import keras
 
-ALLOWED_LAYERS = (keras.layers.InputLayer, keras.layers.Dense, keras.layers.ReLU, keras.layers.Softmax,
-                  keras.layers.Dropout, keras.layers.Activation)
+ALLOWED_LAYERS = (
+    keras.layers.InputLayer,
+    keras.layers.Dense,
+    keras.layers.ReLU,
+    keras.layers.Softmax,
+    keras.layers.Dropout,
+    keras.layers.Activation,
+)
 ALLOWED_ACTIVATIONS = {"relu", "softmax", "linear"}
 
 
@@ -66,9 +72,7 @@ def inspect_mlp(model: keras.Model) -> BudgetReport:
         if isinstance(layer, (keras.layers.Dense, keras.layers.Activation)):
             name = _activation_name(layer)
             if name not in ALLOWED_ACTIVATIONS:
-                raise BudgetError(
-                    f"layer '{layer.name}' uses activation '{name}'; only relu and softmax are allowed"
-                )
+                raise BudgetError(f"layer '{layer.name}' uses activation '{name}'; only relu and softmax are allowed")
         if isinstance(layer, keras.layers.Dense):
             dense.append(layer.units)
     if not dense:

@@ -22,12 +22,21 @@ BUDGETS = {
 # Chosen on validation data by `python main.py --problem <id> --tune` (see tuning/mlp_search.py).
 # Model part (widths, dropout, learning rate) and training part (epochs, batch, pixel shift).
 TUNED = {
-    "2C": dict(hidden_units=(100,), dropout_input=0.1, dropout=0.2, learning_rate=1e-3,
-               epochs=40, batch_size=128, shift=2),
-    "2D": dict(hidden_units=(100, 100), dropout_input=0.1, dropout=0.2, learning_rate=1e-3,
-               epochs=40, batch_size=128, shift=2),
-    "2E": dict(hidden_units=(400, 350, 250), dropout_input=0.2, dropout=0.3, learning_rate=1e-3,
-               epochs=40, batch_size=128, shift=2),
+    "2C": dict(
+        hidden_units=(100,), dropout_input=0.1, dropout=0.2, learning_rate=1e-3, epochs=40, batch_size=128, shift=2
+    ),
+    "2D": dict(
+        hidden_units=(100, 100), dropout_input=0.1, dropout=0.2, learning_rate=1e-3, epochs=40, batch_size=128, shift=2
+    ),
+    "2E": dict(
+        hidden_units=(400, 350, 250),
+        dropout_input=0.2,
+        dropout=0.3,
+        learning_rate=1e-3,
+        epochs=40,
+        batch_size=128,
+        shift=2,
+    ),
 }
 MODEL_KEYS = ("hidden_units", "dropout_input", "dropout", "learning_rate")
 

@@ -23,13 +23,17 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--edition", choices=EDITIONS, default=DEFAULT_EDITION, help="numbering (default 2018)")
     parser.add_argument("--seed", type=int, default=1, help="random seed (default 1)")
     parser.add_argument("--epochs", type=int, help="override the problem's epochs, for quick looks")
-    parser.add_argument("--data-dir", help="folder holding mnist/ and covid/ (default: $PS4_DATA_DIR; "
-                        "with neither, MNIST is downloaded by Keras)")
+    parser.add_argument(
+        "--data-dir",
+        help="folder holding mnist/ and covid/ (default: $PS4_DATA_DIR; with neither, MNIST is downloaded by Keras)",
+    )
     parser.add_argument("--dataset-dir", help="a folder of four MNIST-format IDX files to use instead of MNIST")
     parser.add_argument("--out", default="reports", help="reports root (default reports/)")
     parser.add_argument("--tune", action="store_true", help="run the keras-tuner search instead of the stored settings")
     parser.add_argument("--trials", type=int, help="tuner trials (with --tune)")
-    parser.add_argument("--tuner-dir", default="tuner_runs", help="where keras-tuner keeps trials (default tuner_runs/)")
+    parser.add_argument(
+        "--tuner-dir", default="tuner_runs", help="where keras-tuner keeps trials (default tuner_runs/)"
+    )
     parser.add_argument("--quiet", action="store_true", help="no per-epoch progress lines")
     return parser
 
@@ -59,8 +63,10 @@ def main(argv=None) -> int:
             print(f"error: {err.args[0]}", file=sys.stderr)
             return EXIT_USAGE
         if not problem.implemented:
-            print(f"error: problem {args.problem} of edition {args.edition} ({problem.title}) is not implemented yet",
-                  file=sys.stderr)
+            print(
+                f"error: problem {args.problem} of edition {args.edition} ({problem.title}) is not implemented yet",
+                file=sys.stderr,
+            )
             return EXIT_USAGE
         selected = [(problem.ids[args.edition], problem)]
     for name, value in (("--seed", args.seed), ("--epochs", args.epochs), ("--trials", args.trials)):
@@ -86,9 +92,17 @@ def run_selected(args, selected) -> int:
     for pid, problem in selected:
         print(f"=== {args.edition} {pid}: {problem.title} (seed {args.seed})", flush=True)
         ctx = RunContext(
-            edition=args.edition, problem_id=pid, seed=args.seed, epochs=args.epochs, data_dir=data_dir,
-            dataset_dir=Path(args.dataset_dir) if args.dataset_dir else None, out_dir=Path(args.out),
-            tune=args.tune, trials=args.trials, tuner_dir=Path(args.tuner_dir), verbose=0 if args.quiet else 2,
+            edition=args.edition,
+            problem_id=pid,
+            seed=args.seed,
+            epochs=args.epochs,
+            data_dir=data_dir,
+            dataset_dir=Path(args.dataset_dir) if args.dataset_dir else None,
+            out_dir=Path(args.out),
+            tune=args.tune,
+            trials=args.trials,
+            tuner_dir=Path(args.tuner_dir),
+            verbose=0 if args.quiet else 2,
         )
         try:
             result = run_problem(problem, ctx)
@@ -97,8 +111,9 @@ def run_selected(args, selected) -> int:
             failed.append(pid)
             continue
         verdict = {True: "target reached", False: "TARGET MISSED", None: "done"}[result["passed"]]
-        print(f"=== {pid}: {verdict} in {result['wall_seconds']:.0f} s; report {ctx.folder / 'result.json'}",
-              flush=True)
+        print(
+            f"=== {pid}: {verdict} in {result['wall_seconds']:.0f} s; report {ctx.folder / 'result.json'}", flush=True
+        )
     if failed:
         print(f"error: {len(failed)} problem(s) failed: {', '.join(failed)}", file=sys.stderr)
         return EXIT_FAILED

@@ -29,7 +29,8 @@ def prepare(mnist, seed: int):
     num_classes = int(max(y_train.max(), y_test.max())) + 1
     x, x_test = flatten(to_float(x_train)), flatten(to_float(x_test))
     y, y_test = one_hot(y_train, num_classes), one_hot(y_test, num_classes)
-    fit_split, val_split = validation_split(x, y, N_VALIDATION, seed=seed)
+    # Small --dataset-dir sets keep 90% for fitting.
+    fit_split, val_split = validation_split(x, y, min(N_VALIDATION, len(x) // 10), seed=seed)
     print(f"fit {fit_split[0].shape}, validation {val_split[0].shape}, test {x_test.shape}")
     return fit_split, val_split, (x_test, y_test), x_train.shape[1:]
 
@@ -68,8 +69,17 @@ def run(ctx: RunContext, budget: str, goal: float) -> dict:
     if ctx.tune:
         from tuning.mlp_search import search_mlp
 
-        found, table = search_mlp(budget, BUDGETS[budget], train, val, ctx.seed, ctx.tuner_dir,
-                                  trials=ctx.trials, epochs=ctx.epochs, verbose=ctx.verbose)
+        found, table = search_mlp(
+            budget,
+            BUDGETS[budget],
+            train,
+            val,
+            ctx.seed,
+            ctx.tuner_dir,
+            trials=ctx.trials,
+            epochs=ctx.epochs,
+            verbose=ctx.verbose,
+        )
         table.to_csv(ctx.folder / "tuning_trials.csv", index=False)
         settings.update(found)
         source = f"keras-tuner BayesianOptimization, {len(table)} trials (tuning_trials.csv)"
@@ -78,16 +88,36 @@ def run(ctx: RunContext, budget: str, goal: float) -> dict:
 
     set_seed(ctx.seed)
     model = build_mlp(
-        settings["hidden_units"], settings["dropout_input"], settings["dropout"], settings["learning_rate"],
-        decay_steps=epochs * steps_per_epoch(len(train[0]), batch), input_dim=input_dim,
-        num_classes=num_classes, name=f"mlp_{budget.lower()}",
+        settings["hidden_units"],
+        settings["dropout_input"],
+        settings["dropout"],
+        settings["learning_rate"],
+        decay_steps=epochs * steps_per_epoch(len(train[0]), batch),
+        input_dim=input_dim,
+        num_classes=num_classes,
+        name=f"mlp_{budget.lower()}",
     )
     found = check_budget(model, BUDGETS[budget])
-    history = fit(model, train, val, epochs, batch, ctx.seed, shift=settings["shift"], verbose=ctx.verbose)
+    history = fit(
+        model,
+        train,
+        val,
+        epochs,
+        batch,
+        ctx.seed,
+        shift=settings["shift"],
+        verbose=ctx.verbose,
+        image_shape=image_shape,
+    )
     test_loss, test_accuracy = model.evaluate(*test, verbose=0)
     print(f"{ctx.problem_id}: test loss {test_loss:.5f}, test accuracy {test_accuracy:.4f}")
-    plots.append(plot_history(history.history, f"{ctx.edition} {ctx.problem_id}: {found.hidden_units} hidden units",
-                              ctx.folder / "training_curves.png"))
+    plots.append(
+        plot_history(
+            history.history,
+            f"{ctx.edition} {ctx.problem_id}: {found.hidden_units} hidden units",
+            ctx.folder / "training_curves.png",
+        )
+    )
 
     # The course's sample model, with the course's settings, as the baseline row.
     set_seed(ctx.seed)
@@ -98,8 +128,13 @@ def run(ctx: RunContext, budget: str, goal: float) -> dict:
             warnings.simplefilter("ignore", UserWarning)
             sample.fit(*train, batch_size=COURSE_BATCH, epochs=ctx.epochs or COURSE_EPOCHS, verbose=0)
             loss, acc = sample.evaluate(*test, verbose=0)
-        baseline = {"model": "course sample (Dense 10-10-1 softmax, mse, adadelta)", "test_loss": loss,
-                    "test_accuracy": acc, "epochs": ctx.epochs or COURSE_EPOCHS, "batch_size": COURSE_BATCH}
+        baseline = {
+            "model": "course sample (Dense 10-10-1 softmax, mse, adadelta)",
+            "test_loss": loss,
+            "test_accuracy": acc,
+            "epochs": ctx.epochs or COURSE_EPOCHS,
+            "batch_size": COURSE_BATCH,
+        }
         print(f"course sample model: test accuracy {acc:.4f} (a 1-unit softmax always outputs 1)")
 
     hist = history.history
@@ -113,12 +148,21 @@ def run(ctx: RunContext, budget: str, goal: float) -> dict:
             "goal_test_accuracy": goal,
             "reached_goal": bool(test_accuracy >= goal),
         },
-        "hyperparameters": {**settings, "hidden_units": list(found.hidden_units), "epochs": epochs,
-                            "optimizer": "Adam, cosine decay to 0", "source": source,
-                            "validation_images": N_VALIDATION, "fit_images": len(train[0])},
-        "budget": {"max_hidden_units": BUDGETS[budget].max_hidden_units,
-                   "min_hidden_layers": BUDGETS[budget].min_hidden_layers,
-                   "hidden_units_used": found.total_hidden_units, "hidden_layers_used": found.hidden_layers},
+        "hyperparameters": {
+            **settings,
+            "hidden_units": list(found.hidden_units),
+            "epochs": epochs,
+            "optimizer": "Adam, cosine decay to 0",
+            "source": source,
+            "validation_images": len(val[0]),
+            "fit_images": len(train[0]),
+        },
+        "budget": {
+            "max_hidden_units": BUDGETS[budget].max_hidden_units,
+            "min_hidden_layers": BUDGETS[budget].min_hidden_layers,
+            "hidden_units_used": found.total_hidden_units,
+            "hidden_layers_used": found.hidden_layers,
+        },
         "baseline": baseline,
         "history": {k: [float(v) for v in vals] for k, vals in hist.items() if k != "learning_rate"},
         "params": model.count_params(),

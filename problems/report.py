@@ -14,8 +14,22 @@ from pathlib import Path
 RESULT_FILE = "result.json"
 SUMMARY_FILE = "summary.md"
 REQUIRED_KEYS = (
-    "id", "edition", "title", "metrics", "reported", "target", "passed", "params", "model_summary",
-    "hyperparameters", "seed", "versions", "wall_seconds", "epochs", "date", "git_commit",
+    "id",
+    "edition",
+    "title",
+    "metrics",
+    "reported",
+    "target",
+    "passed",
+    "params",
+    "model_summary",
+    "hyperparameters",
+    "seed",
+    "versions",
+    "wall_seconds",
+    "epochs",
+    "date",
+    "git_commit",
 )
 
 

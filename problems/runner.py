@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import time
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 
 from problems.context import RunContext, git_commit, versions
 from problems.registry import Problem
@@ -43,7 +43,7 @@ def run_problem(problem: Problem, ctx: RunContext) -> dict:
         "data": ctx.data_source if measured.pop("uses_mnist", False) else measured.pop("data", None),
         "versions": versions(),
         "wall_seconds": round(wall, 2),
-        "date": datetime.now(timezone.utc).isoformat(timespec="seconds"),
+        "date": datetime.now(UTC).isoformat(timespec="seconds"),
         "git_commit": git_commit(),
         "settings": {"epochs_override": ctx.epochs, "tune": ctx.tune, "trials": ctx.trials},
         **measured,

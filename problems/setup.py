@@ -46,13 +46,15 @@ def run_mnist_data(ctx: RunContext) -> dict:
         print(f"{name:20s} {value}")
 
     fig, axes = plt.subplots(4, 8, figsize=(8, 4.4))
-    for ax, image, label in zip(axes.flat, x_train, y_train):
+    for ax, image, label in zip(axes.flat, x_train, y_train, strict=False):
         ax.imshow(image, cmap="gray_r")
         ax.set_title(str(label), fontsize=9)
         ax.axis("off")
     fig.suptitle("The first 32 training digits and their labels")
     plot = save_figure(fig, ctx.folder / "sample_digits.png")
-    headline = (f"train {facts['train_images']['shape']} {facts['train_images']['dtype']} "
-                f"0..{facts['train_images']['max']:.0f}; test {facts['test_images']['shape']}; "
-                f"flattened {facts['flattened_train']['shape']} float32 0..1")
+    headline = (
+        f"train {facts['train_images']['shape']} {facts['train_images']['dtype']} "
+        f"0..{facts['train_images']['max']:.0f}; test {facts['test_images']['shape']}; "
+        f"flattened {facts['flattened_train']['shape']} float32 0..1"
+    )
     return {"metrics": facts, "headline": headline, "plots": [plot], "uses_mnist": True}

@@ -33,19 +33,25 @@ def make_dataset(x, y, batch_size: int, seed: int, shift: int = 0, shuffle: bool
         aug = keras.layers.RandomTranslation(
             shift / h, shift / w, fill_mode="constant", interpolation="nearest", seed=seed
         )
-        ds = ds.map(
-            lambda xb, yb: (tf.reshape(aug(tf.reshape(xb, (-1, h, w, 1)), training=True), (-1, h * w)), yb)
-        )
+        ds = ds.map(lambda xb, yb: (tf.reshape(aug(tf.reshape(xb, (-1, h, w, 1)), training=True), (-1, h * w)), yb))
     return ds.prefetch(2)
 
 
-def fit(model, train, val, epochs: int, batch_size: int, seed: int, shift: int = 0, verbose: int = 2,
-        callbacks=None):
+def fit(
+    model,
+    train,
+    val,
+    epochs: int,
+    batch_size: int,
+    seed: int,
+    shift: int = 0,
+    verbose: int = 2,
+    callbacks=None,
+    image_shape=(28, 28),
+):
     """Fit ``model`` on ``train`` = (x, y), monitoring ``val`` = (x, y); returns the History."""
-    ds = make_dataset(*train, batch_size=batch_size, seed=seed, shift=shift)
-    return model.fit(
-        ds, validation_data=val, epochs=epochs, verbose=verbose, callbacks=callbacks or [], shuffle=False
-    )
+    ds = make_dataset(*train, batch_size=batch_size, seed=seed, shift=shift, image_shape=image_shape)
+    return model.fit(ds, validation_data=val, epochs=epochs, verbose=verbose, callbacks=callbacks or [], shuffle=False)
 
 
 def steps_per_epoch(n: int, batch_size: int) -> int:

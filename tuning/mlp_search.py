@@ -38,8 +38,17 @@ class MLPHyperModel(kt.HyperModel):
         return model.fit(ds, validation_data=validation_data, shuffle=False, **kwargs)
 
 
-def search_mlp(key: str, budget: MLPBudget, train, val, seed: int, directory: Path,
-               trials: int | None = None, epochs: int | None = None, verbose: int = 1):
+def search_mlp(
+    key: str,
+    budget: MLPBudget,
+    train,
+    val,
+    seed: int,
+    directory: Path,
+    trials: int | None = None,
+    epochs: int | None = None,
+    verbose: int = 1,
+):
     """Search ``budget`` and return ``(settings, table)``.
 
     Args:

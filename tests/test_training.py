@@ -1,0 +1,48 @@
+"""Short real-data training: accuracy far above chance, and the same seed gives the same numbers."""
+
+import numpy as np
+
+from data_prep.mnist import flatten, one_hot, to_float
+from models.mlp import build_mlp
+from problems.training import fit, make_dataset, set_seed
+
+
+def _slice(mnist, n_train=3000, n_test=1000):
+    (x, y), (xt, yt) = mnist
+    return (flatten(to_float(x[:n_train])), one_hot(y[:n_train])), (
+        flatten(to_float(xt[:n_test])),
+        one_hot(yt[:n_test]),
+    )
+
+
+def _train_once(mnist, seed, shift=0):
+    train, test = _slice(mnist)
+    set_seed(seed)
+    model = build_mlp([100], dropout=0.1)
+    fit(model, train, test, epochs=1, batch_size=64, seed=seed, shift=shift, verbose=0)
+    return model.evaluate(*test, verbose=0)[1], model.get_weights()
+
+
+def test_one_epoch_on_3000_real_images_is_far_above_chance(mnist):
+    accuracy, _ = _train_once(mnist, seed=3)
+    assert accuracy > 0.80  # chance is 0.10
+
+
+def test_same_seed_same_numbers_different_seed_different(mnist):
+    acc_a, w_a = _train_once(mnist, seed=7, shift=2)
+    acc_b, w_b = _train_once(mnist, seed=7, shift=2)
+    acc_c, w_c = _train_once(mnist, seed=8, shift=2)
+    assert acc_a == acc_b and all(np.array_equal(a, b) for a, b in zip(w_a, w_b, strict=True))
+    assert not all(np.array_equal(a, c) for a, c in zip(w_a, w_c, strict=True))
+
+
+def test_shift_moves_pixels_but_keeps_shapes():
+    x = np.zeros((4, 784), dtype="float32")
+    x[:, 14 * 28 + 14] = 1.0  # one lit pixel in the middle
+    y = np.eye(4, dtype="float32")
+    set_seed(1)
+    ((xb, yb),) = list(make_dataset(x, y, batch_size=4, seed=1, shift=2, shuffle=False))
+    xb = xb.numpy()
+    assert xb.shape == (4, 784) and np.array_equal(yb.numpy(), y)
+    assert np.allclose(xb.sum(axis=1), 1.0)  # nothing lost: a 2-pixel shift keeps the centre pixel inside
+    assert not np.array_equal(xb, x)  # at least one image moved
