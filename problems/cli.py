@@ -28,6 +28,9 @@ def build_parser() -> argparse.ArgumentParser:
         help="folder holding mnist/ and covid/ (default: $PS4_DATA_DIR; with neither, MNIST is downloaded by Keras)",
     )
     parser.add_argument("--dataset-dir", help="a folder of four MNIST-format IDX files to use instead of MNIST")
+    parser.add_argument(
+        "--covid-csv", help="a CDC case-surveillance CSV to use instead of <data-dir>/covid/ (2023 2B-2D)"
+    )
     parser.add_argument("--out", default="reports", help="reports root (default reports/)")
     parser.add_argument("--tune", action="store_true", help="run the keras-tuner search instead of the stored settings")
     parser.add_argument("--trials", type=int, help="tuner trials (with --tune)")
@@ -98,6 +101,7 @@ def run_selected(args, selected) -> int:
             epochs=args.epochs,
             data_dir=data_dir,
             dataset_dir=Path(args.dataset_dir) if args.dataset_dir else None,
+            covid_csv=Path(args.covid_csv) if args.covid_csv else None,
             out_dir=Path(args.out),
             tune=args.tune,
             trials=args.trials,

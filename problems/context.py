@@ -21,6 +21,7 @@ class RunContext:
         epochs: override of the problem's epochs (None keeps its default).
         data_dir: folder holding mnist/ and covid/, or None for Keras' online fallback.
         dataset_dir: a folder of four IDX files used instead of MNIST (no checksums), or None.
+        covid_csv: a CDC case-surveillance CSV used instead of ``data_dir/covid/``, or None.
         out_dir: the reports root; this run writes under ``out_dir/edition/problem_id``.
         tune: run the keras-tuner search instead of using the stored tuned settings.
         trials: number of tuner trials (None keeps the problem's default).
@@ -34,6 +35,7 @@ class RunContext:
     epochs: int | None = None
     data_dir: Path | None = None
     dataset_dir: Path | None = None
+    covid_csv: Path | None = None
     out_dir: Path = REPO_ROOT / "reports"
     tune: bool = False
     trials: int | None = None

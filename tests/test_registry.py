@@ -41,9 +41,11 @@ def test_unknown_id_prints_one_line_exits_2_writes_nothing(tmp_path):
 def test_list_shows_every_id_and_status(capsys):
     assert main(["--list", "--edition", "2023"]) == 0
     text = capsys.readouterr().out
+    lines = {line.split()[0]: line for line in text.splitlines()[1:]}
+    assert list(lines) == valid_ids("2023")
     for pid in valid_ids("2023"):
-        assert f"  {pid} " in text
-    assert "[implemented]" in text and "[not yet]" in text
+        expected = "[implemented]" if lookup("2023", pid).implemented else "[not yet]"
+        assert expected in lines[pid]
 
 
 def test_negative_epochs_is_a_usage_error(capsys):
