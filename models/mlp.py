@@ -23,7 +23,13 @@ BUDGETS = {
 # Model part (widths, dropout, learning rate) and training part (epochs, batch, pixel shift).
 TUNED = {
     "2C": dict(
-        hidden_units=(100,), dropout_input=0.1, dropout=0.2, learning_rate=1e-3, epochs=40, batch_size=128, shift=2
+        hidden_units=(100,),
+        dropout_input=0.2,
+        dropout=0.0,
+        learning_rate=0.0027247749283643304,
+        epochs=40,
+        batch_size=128,
+        shift=2,
     ),
     "2D": dict(
         hidden_units=(100, 100), dropout_input=0.1, dropout=0.2, learning_rate=1e-3, epochs=40, batch_size=128, shift=2

@@ -37,6 +37,12 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument(
         "--tuner-dir", default="tuner_runs", help="where keras-tuner keeps trials (default tuner_runs/)"
     )
+    parser.add_argument("--repeats", type=int, default=1, help="seeds per dropout-sweep point (3D/4F; default 1)")
+    parser.add_argument(
+        "--test-as-validation",
+        action="store_true",
+        help="reproduce the starter notebook: pass the test set as validation data (3D/4F; default off)",
+    )
     parser.add_argument("--quiet", action="store_true", help="no per-epoch progress lines")
     return parser
 
@@ -72,7 +78,12 @@ def main(argv=None) -> int:
             )
             return EXIT_USAGE
         selected = [(problem.ids[args.edition], problem)]
-    for name, value in (("--seed", args.seed), ("--epochs", args.epochs), ("--trials", args.trials)):
+    for name, value in (
+        ("--seed", args.seed),
+        ("--epochs", args.epochs),
+        ("--trials", args.trials),
+        ("--repeats", args.repeats),
+    ):
         if value is not None and value < (0 if name == "--seed" else 1):
             print(f"error: {name} must be {'>= 0' if name == '--seed' else '>= 1'}, got {value}", file=sys.stderr)
             return EXIT_USAGE
@@ -102,6 +113,8 @@ def run_selected(args, selected) -> int:
             data_dir=data_dir,
             dataset_dir=Path(args.dataset_dir) if args.dataset_dir else None,
             covid_csv=Path(args.covid_csv) if args.covid_csv else None,
+            repeats=args.repeats,
+            test_as_validation=args.test_as_validation,
             out_dir=Path(args.out),
             tune=args.tune,
             trials=args.trials,

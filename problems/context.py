@@ -26,6 +26,8 @@ class RunContext:
         tune: run the keras-tuner search instead of using the stored tuned settings.
         trials: number of tuner trials (None keeps the problem's default).
         tuner_dir: where keras-tuner keeps its trials (resumable).
+        repeats: seeds per dropout-sweep point (3D/4F).
+        test_as_validation: pass the test set as validation data, as the starter notebook did (3D/4F).
         verbose: Keras verbosity (2 = one line per epoch).
     """
 
@@ -40,6 +42,8 @@ class RunContext:
     tune: bool = False
     trials: int | None = None
     tuner_dir: Path = REPO_ROOT / "tuner_runs"
+    repeats: int = 1
+    test_as_validation: bool = False
     verbose: int = 2
     extra: dict = field(default_factory=dict)
 

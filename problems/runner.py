@@ -45,7 +45,13 @@ def run_problem(problem: Problem, ctx: RunContext) -> dict:
         "wall_seconds": round(wall, 2),
         "date": datetime.now(UTC).isoformat(timespec="seconds"),
         "git_commit": git_commit(),
-        "settings": {"epochs_override": ctx.epochs, "tune": ctx.tune, "trials": ctx.trials},
+        "settings": {
+            "epochs_override": ctx.epochs,
+            "tune": ctx.tune,
+            "trials": ctx.trials,
+            "repeats": ctx.repeats,
+            "test_as_validation": ctx.test_as_validation,
+        },
         **measured,
     }
     write_result(ctx.out_dir, result)

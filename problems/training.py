@@ -16,11 +16,11 @@ def set_seed(seed: int) -> None:
 
 
 def make_dataset(x, y, batch_size: int, seed: int, shift: int = 0, shuffle: bool = True, image_shape=(28, 28)):
-    """A tf.data pipeline over flattened images ``x`` (n, 784) and labels ``y``.
+    """A tf.data pipeline over images ``x``, flattened (n, h*w) or not (n, h, w, 1), and labels ``y``.
 
     With ``shift`` > 0 each training image is moved by up to ``shift`` pixels in each direction
-    (Keras' RandomTranslation, zero fill) before it is flattened again: augmentation in the data
-    pipeline, so the model itself keeps to the course's allowed layers.
+    (Keras' RandomTranslation, zero fill; flattened images are reshaped for it and flattened again):
+    augmentation in the data pipeline, so the MLPs keep to the course's allowed layers.
     """
     import tensorflow as tf
 
@@ -33,7 +33,8 @@ def make_dataset(x, y, batch_size: int, seed: int, shift: int = 0, shuffle: bool
         aug = keras.layers.RandomTranslation(
             shift / h, shift / w, fill_mode="constant", interpolation="nearest", seed=seed
         )
-        ds = ds.map(lambda xb, yb: (tf.reshape(aug(tf.reshape(xb, (-1, h, w, 1)), training=True), (-1, h * w)), yb))
+        batch_shape = (-1, *x.shape[1:])
+        ds = ds.map(lambda xb, yb: (tf.reshape(aug(tf.reshape(xb, (-1, h, w, 1)), training=True), batch_shape), yb))
     return ds.prefetch(2)
 
 

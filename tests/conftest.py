@@ -49,3 +49,20 @@ def tiny_idx_dir(tmp_path):
         write_idx(tmp_path / f"{stem}-images-idx3-ubyte.gz", images)
         write_idx(tmp_path / f"{stem}-labels-idx1-ubyte", labels)
     return tmp_path
+
+
+@pytest.fixture
+def tiny_mnist_like_dir(tmp_path):
+    """Synthetic 28x28 IDX set (300 train, 60 test, 10 classes): the label sets one bright row."""
+    import numpy as np
+
+    from data_prep.idx import write_idx
+
+    rng = np.random.default_rng(1)
+    for stem, n in (("train", 300), ("t10k", 60)):
+        labels = rng.integers(0, 10, n).astype("uint8")
+        images = (rng.random((n, 28, 28)) * 40).astype("uint8")
+        images[np.arange(n), 2 * labels + 4, 4:24] = 255
+        write_idx(tmp_path / f"{stem}-images-idx3-ubyte.gz", images)
+        write_idx(tmp_path / f"{stem}-labels-idx1-ubyte.gz", labels)
+    return tmp_path

@@ -1,0 +1,113 @@
+"""Padding, Conv2D parameters, pooling (exact values), and the CNN constraint validator."""
+
+import keras
+import numpy as np
+import pytest
+from keras import layers
+
+from models.cnn import (
+    ConstraintError,
+    build_cnn_2018_final,
+    build_cnn_final,
+    build_starter_cnn,
+    check_cnn_constraints,
+)
+from problems.convnets import (
+    EXPECTED_AVERAGE,
+    EXPECTED_MAX,
+    POOL_INPUTS,
+    border_effect,
+    pool_matrices,
+    relative_change,
+    stacked_conv_sizes,
+)
+
+
+def test_padding_sizes():
+    assert stacked_conv_sizes(14, "same") == [28] * 14
+    assert stacked_conv_sizes(14, "valid") == list(range(26, 0, -2))  # 13 layers fit, the 14th does not
+
+
+def test_zero_padding_border_effect():
+    border = border_effect(6)
+    assert border[0, 0] == pytest.approx(4 / 9) and border[0, 2] == pytest.approx(6 / 9)
+    assert border[2, 2] == pytest.approx(1.0)
+
+
+def test_conv_params_read_off_keras():
+    from problems.convnets import run_conv_params
+
+    result = run_conv_params(ctx=None)
+    assert result["metrics"]["params"] == 608
+    assert result["metrics"]["output_shape"] == [28, 28, 8]
+
+
+def test_pooling_gives_exactly_the_expected_matrices():
+    assert pool_matrices(POOL_INPUTS, "average").tolist() == EXPECTED_AVERAGE
+    assert pool_matrices(POOL_INPUTS, "max").tolist() == EXPECTED_MAX
+
+
+def test_relative_change():
+    a = np.ones((2, 3, 3))
+    assert relative_change(a, a) == 0.0
+    assert relative_change(a, 2 * a) == pytest.approx(1.0)
+
+
+def test_factories_meet_the_constraints():
+    assert check_cnn_constraints(build_starter_cnn())["batchnorm_layers"] == 2
+    assert build_cnn_2018_final().count_params() == 982_010  # the write-up's figure
+    found = check_cnn_constraints(build_cnn_final(0.3))
+    assert found["params"] < 1_000_000 and found["dropout_layers"] == 2
+
+
+def test_over_a_million_parameters_is_refused():
+    model = keras.Sequential(
+        [
+            keras.Input((28, 28, 1)),
+            layers.Flatten(),
+            layers.Dense(1300),
+            layers.BatchNormalization(),
+            layers.Dropout(0.2),
+            layers.Dense(10),
+        ]
+    )
+    with pytest.raises(ConstraintError, match="1,038,710 parameters; the limit is fewer than 1,000,000"):
+        check_cnn_constraints(model)
+
+
+def test_missing_batchnorm_or_dropout_is_refused():
+    no_bn = keras.Sequential(
+        [keras.Input((28, 28, 1)), layers.Conv2D(4, 3), layers.Dropout(0.1), layers.Flatten(), layers.Dense(10)]
+    )
+    with pytest.raises(ConstraintError, match="no BatchNormalization layer"):
+        check_cnn_constraints(no_bn)
+    # p = 1.0 means "no Dropout layer" (Keras 2.1's behaviour), so such a model cannot be the final one.
+    with pytest.raises(ConstraintError, match="no Dropout layer"):
+        check_cnn_constraints(build_cnn_final(dropout=None))
+
+
+def test_keras3_rate_one_drops_everything_which_is_why_p1_is_defined():
+    # Keras 3.15 accepts rate 1.0 and zeroes every activation in training; Keras 2.1 skipped the layer.
+    out = layers.Dropout(1.0)(np.ones((2, 3), dtype="float32"), training=True)
+    assert np.all(np.asarray(out) == 0)
+
+
+def test_sweep_repeats_give_mean_and_spread(tiny_mnist_like_dir):
+    from data_prep.mnist import load_idx_dataset
+    from problems.cnn import prepare, sweep
+
+    train, val, _ = prepare(load_idx_dataset(tiny_mnist_like_dir), seed=1, test_as_validation=False)
+    rows = sweep(train, val, [0.5, 1.0], repeats=2, seed=3, epochs=1, verbose=0)
+    assert [r["p"] for r in rows] == [0.5, 1.0] and all(r["runs"] == 2 for r in rows)
+    assert [r["dropout_layer"] for r in rows] == [True, False]
+    assert all(0.0 <= r["val_accuracy"] <= 1.0 and r["val_accuracy_std"] >= 0.0 for r in rows)
+
+
+def test_test_as_validation_uses_the_test_set(tiny_mnist_like_dir):
+    from data_prep.mnist import load_idx_dataset
+    from problems.cnn import prepare
+
+    train, val, test = prepare(load_idx_dataset(tiny_mnist_like_dir), seed=1, test_as_validation=True)
+    assert val is test and len(train[0]) == 300
+    train, val, test = prepare(load_idx_dataset(tiny_mnist_like_dir), seed=1, test_as_validation=False)
+    assert len(train[0]) + len(val[0]) == 300 and len(val[0]) == 30
