@@ -79,41 +79,44 @@ def build_cnn_2018_final(dropout: float = 0.5) -> keras.Model:
     return _compile(model, keras.optimizers.RMSprop())
 
 
-def _conv_block(model: keras.Sequential, filters: int) -> None:
-    # Conv without bias: BatchNormalization's shift makes it redundant.
-    model.add(layers.Conv2D(filters, 3, padding="same", use_bias=False))
-    model.add(layers.BatchNormalization())
-    model.add(layers.ReLU())
-
-
 def build_cnn_final(
     dropout: float | None = 0.25,
     learning_rate: float = 2e-3,
     decay_steps: int | None = None,
     filters: tuple[int, int] = (32, 64),
+    dense_units: int = 128,
     input_shape: tuple[int, int, int] = (28, 28, 1),
     num_classes: int = 10,
 ) -> keras.Model:
-    """Our final model: two stages of two 3x3 conv/BN/ReLU blocks, each ending in 2x2 max pooling and
-    Dropout(p); then Flatten (7x7 maps) and Dense(10) softmax.
+    """Our final model: two stages of [3x3 Conv2D, BatchNormalization, ReLU, 2x2 MaxPooling,
+    Dropout(p)] with channels doubling (as the 2023 write-up's model did), then Flatten, Dense(128),
+    BatchNormalization, ReLU, Dropout(p), Dense(10) softmax: about 422,000 parameters.
 
     Args:
         dropout: the swept rate p, used at every Dropout layer; None means no Dropout layer at all
-            (how Keras 2.1 treated rate 1.0). Keras 3 refuses rate >= 1.
+            (how Keras 2.1 treated rate 1.0).
         learning_rate: Adam's initial rate; with ``decay_steps`` it follows a cosine decay to 0.
-        filters: channels of the two stages (doubling, as the 2023 write-up's model did).
+        filters: channels of the two convolution stages.
+        dense_units: width of the hidden Dense layer.
 
-    About 0.994-0.995 test accuracy after 10 epochs at batch 32 (see reports/2018/3D).
+    Expected: test accuracy >= 0.993 after 10 epochs at batch size 32 (see reports/2018/3D).
     """
     model = keras.Sequential(name="cnn_final")
     model.add(keras.Input(input_shape))
     for stage, width in enumerate(filters):
-        _conv_block(model, width)
-        _conv_block(model, width)
+        # No conv bias: BatchNormalization's shift makes it redundant.
+        model.add(layers.Conv2D(width, 3, padding="same", use_bias=False))
+        model.add(layers.BatchNormalization())
+        model.add(layers.ReLU())
         model.add(layers.MaxPooling2D(2))
         if dropout is not None:
-            model.add(layers.Dropout(dropout, name=f"dropout_{stage}"))
+            model.add(layers.Dropout(dropout, name=f"dropout_conv{stage}"))
     model.add(layers.Flatten())
+    model.add(layers.Dense(dense_units, use_bias=False))
+    model.add(layers.BatchNormalization())
+    model.add(layers.ReLU())
+    if dropout is not None:
+        model.add(layers.Dropout(dropout, name="dropout_dense"))
     model.add(layers.Dense(num_classes, activation="softmax"))
     lr = keras.optimizers.schedules.CosineDecay(learning_rate, decay_steps) if decay_steps else learning_rate
     return _compile(model, keras.optimizers.Adam(lr))

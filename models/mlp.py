@@ -32,7 +32,13 @@ TUNED = {
         shift=2,
     ),
     "2D": dict(
-        hidden_units=(100, 100), dropout_input=0.1, dropout=0.2, learning_rate=1e-3, epochs=40, batch_size=128, shift=2
+        hidden_units=(134, 66),
+        dropout_input=0.2,
+        dropout=0.0,
+        learning_rate=0.0027247749283643304,
+        epochs=40,
+        batch_size=128,
+        shift=2,
     ),
     "2E": dict(
         hidden_units=(400, 350, 250),
@@ -129,7 +135,9 @@ def split_budget(total: int, n_layers: int, shape: str) -> tuple[int, ...]:
     return tuple(widths)
 
 
-def build_mlp_hp(hp, budget: MLPBudget, decay_steps: int | None = None) -> keras.Model:
+def build_mlp_hp(
+    hp, budget: MLPBudget, decay_steps: int | None = None, input_dim: int = 784, num_classes: int = 10
+) -> keras.Model:
     """keras-tuner search space inside ``budget``: depth, shape, dropout, learning rate.
 
     Every candidate spends the whole budget (extra units never hurt an MLP with dropout here), so
@@ -143,6 +151,8 @@ def build_mlp_hp(hp, budget: MLPBudget, decay_steps: int | None = None) -> keras
         dropout=hp.Float("dropout", 0.0, 0.5, step=0.1),
         learning_rate=hp.Float("learning_rate", 3e-4, 3e-3, sampling="log"),
         decay_steps=decay_steps,
+        input_dim=input_dim,
+        num_classes=num_classes,
     )
     check_budget(model, budget)
     return model

@@ -79,6 +79,7 @@ def run(ctx: RunContext, budget: str, goal: float) -> dict:
             trials=ctx.trials,
             epochs=ctx.epochs,
             verbose=ctx.verbose,
+            image_shape=image_shape,
         )
         table.to_csv(ctx.folder / "tuning_trials.csv", index=False)
         settings.update(found)

@@ -47,11 +47,86 @@ class Problem:
 
 PROBLEMS = [
     # Section 1: deep-learning principles (TensorFlow Playground), issue 3/4.
-    Problem("playground_relu", {"2018": "1Ai", "2023": "1A"}, "Playground circle: ReLU, random vs zero init"),
-    Problem("playground_sigmoid", {"2018": "1Aii", "2023": "1B"}, "Playground circle: sigmoid, random vs zero init"),
-    Problem("dying_relu", {"2018": "1B", "2023": "1C"}, "Dying ReLU: negatives first vs shuffled"),
-    Problem("or_relu", {"2018": "1Ci", "2023": "1D"}, "OR from the fewest ReLU units"),
-    Problem("xor_depth", {"2018": "1Cii", "2023": "1E"}, "XOR needs one hidden layer"),
+    Problem(
+        "playground_relu",
+        {"2018": "1Ai", "2023": "1A"},
+        "Playground circle: ReLU, random vs zero init",
+        run="problems.principles:run_playground",
+        reported={
+            "2018": {
+                "random": "performance increases until it reaches 0 error; the boundary looks like a hexagon "
+                "with sharp edges",
+                "zero": "nothing happens: all the weights start at 0 and remain 0 (ReLU'(0) = 0, every gradient 0)",
+            },
+            "2023": {
+                "random": "loss converges in around 200 epochs",
+                "zero": "no learning: the neurons compute the same output every iteration; gradients vanish",
+            },
+        },
+        options={"activation": "relu", "epochs": 250, "snapshots": (10, 25, 50, 100)},
+    ),
+    Problem(
+        "playground_sigmoid",
+        {"2018": "1Aii", "2023": "1B"},
+        "Playground circle: sigmoid, random vs zero init",
+        run="problems.principles:run_playground",
+        reported={
+            "2018": {
+                "random": "reaches a very low loss, like ReLU, but takes significantly longer; smoother boundary",
+                "zero": "barely noticeable changes until around 3500 epochs, then a poorly fit straight line "
+                "(a local minimum)",
+            },
+            "2023": {
+                "random": "about 2000 epochs to stabilise (ReLU about 200); smoother boundary",
+                "zero": "starts to learn around epoch 3300; ends with loss about 0.4 and a linear boundary a "
+                "little better than a coin flip",
+            },
+        },
+        options={"activation": "sigmoid", "epochs": 4000, "snapshots": (500, 1000, 2000, 3000, 3500)},
+    ),
+    Problem(
+        "dying_relu",
+        {"2018": "1B", "2023": "1C"},
+        "Dying ReLU: negatives first vs shuffled",
+        run="problems.principles:run_dying_relu",
+        reported={
+            "2018": {
+                "observation": "looping through all negatives first, the weights of positive indicators go to zero "
+                "and die irrecoverably; the network ends up dead"
+            },
+            "2023": {
+                "observation": "units output zero after the negatives; positives are then misclassified as "
+                "negative, gradients cannot flow, and once dead the network cannot recover"
+            },
+        },
+        options={"epochs": 50, "inits": 50, "learning_rates": (0.03, 0.1, 0.3, 0.5, 1.0, 2.0, 3.0), "shown_rate": 1.0},
+    ),
+    Problem(
+        "or_relu",
+        {"2018": "1Ci", "2023": "1D"},
+        "OR from the fewest ReLU units",
+        run="problems.principles:run_or_relu",
+        reported={
+            "2018": {"observation": "answer was a figure (not in the write-up's text)"},
+            "2023": {"observation": "answer was a figure (not in the write-up's text)"},
+        },
+    ),
+    Problem(
+        "xor_depth",
+        {"2018": "1Cii", "2023": "1E"},
+        "XOR needs one hidden layer",
+        run="problems.principles:run_xor_depth",
+        reported={
+            "2018": {
+                "observation": "one hidden layer: OR and NOT AND units, then an AND unit; with no hidden layer the "
+                "network is linear and XOR is not linearly separable"
+            },
+            "2023": {
+                "observation": "two layers (one hidden, one output): OR and AND units, then subtract the (1, 1) "
+                "case; one layer computes one linear function"
+            },
+        },
+    ),
     # Set-up and data.
     Problem(
         "versions",
@@ -63,9 +138,33 @@ PROBLEMS = [
             "2023": {"torch": "1.13.1", "torchvision": "0.14.1"},
         },
     ),
-    Problem("covid_data", {"2023": "2B"}, "COVID-19 case data: cleaning and encoding"),
-    Problem("covid_linear", {"2023": "2C"}, "COVID-19: linear network (one Dense layer)"),
-    Problem("covid_linear2", {"2023": "2D"}, "COVID-19: two-layer linear network"),
+    Problem(
+        "covid_data",
+        {"2023": "2B"},
+        "COVID-19 case data: cleaning and encoding",
+        run="problems.covid:run_data",
+        reported={
+            "2023": {
+                "death_yn": "rows with Missing/Unknown dropped",
+                "date_columns": "dropped (four)",
+                "encoding": "integer codes (factorize), Missing/Unknown kept as categories",
+            }
+        },
+    ),
+    Problem(
+        "covid_linear",
+        {"2023": "2C"},
+        "COVID-19: linear network (one Dense layer)",
+        run="problems.covid:run_linear",
+        reported={"2023": {"result": "no figures given (code in a Colab notebook)"}},
+    ),
+    Problem(
+        "covid_linear2",
+        {"2023": "2D"},
+        "COVID-19: two-layer linear network",
+        run="problems.covid:run_linear2",
+        reported={"2023": {"expectation": "loss similar to 2C: with no nonlinearity the composition is still linear"}},
+    ),
     Problem(
         "mnist_data",
         {"2018": "2B", "2023": "3A"},
@@ -102,12 +201,69 @@ PROBLEMS = [
         options={"budget": "2E", "goal": 0.986},
     ),
     # Convolutional networks, issue 2/4.
-    Problem("padding", {"2018": "3A", "2023": "4A"}, "Zero padding: output sizes, same vs valid"),
-    Problem("conv_params", {"2018": "3B", "2023": "4B"}, "Conv2D parameters and output shape"),
-    Problem("pooling", {"2018": "3C", "2023": "4C"}, "Average and max pooling of four 4x4 matrices"),
-    Problem("pooling_noise", {"2023": "4D"}, "Pooling against missing pixels, measured"),
+    Problem(
+        "padding",
+        {"2018": "3A", "2023": "4A"},
+        "Zero padding: output sizes, same vs valid",
+        run="problems.convnets:run_padding",
+        reported={
+            "2018": {"answer": "padding prevents downsizing; padded zeros are arbitrary input"},
+            "2023": {"answer": "keeps the size and edge information; more computation, artificial border"},
+        },
+    ),
+    Problem(
+        "conv_params",
+        {"2018": "3B", "2023": "4B"},
+        "Conv2D parameters and output shape",
+        run="problems.convnets:run_conv_params",
+        reported={
+            "2018": {"params": 608, "output_shape": "28x28x3 (wrong)"},
+            "2023": {"params": 608, "output_shape": "28x28x8"},
+        },
+    ),
+    Problem(
+        "pooling",
+        {"2018": "3C", "2023": "4C"},
+        "Average and max pooling of four 4x4 matrices",
+        run="problems.convnets:run_pooling",
+        reported={
+            "2018": {"average": "[[1,1/2],[1/2,1/4]] and rotations", "max": "all ones"},
+            "2023": {"average": "[[1,1/2],[1/2,1/4]] and rotations", "max": "all ones"},
+        },
+    ),
+    Problem(
+        "pooling_noise",
+        {"2023": "4D"},
+        "Pooling against missing pixels, measured",
+        run="problems.convnets:run_pooling_noise",
+        reported={"2023": {"answer": "averaging makes rare noise in a window matter little"}},
+    ),
     Problem("tuner_comparison", {"2023": "4E"}, "Grid search vs other keras-tuner oracles"),
-    Problem("cnn_final", {"2018": "3D", "2023": "4F"}, "CNN >= 0.985 under 1M parameters; dropout sweep"),
+    Problem(
+        "cnn_final",
+        {"2018": "3D", "2023": "4F"},
+        "CNN >= 0.985 under 1M parameters; dropout sweep",
+        run="problems.cnn:run",
+        target={"test_accuracy": 0.985},
+        reported={
+            "2018": {
+                "test_loss": 0.03665,
+                "test_accuracy": 0.9873,
+                "sweep_test_accuracy": {
+                    0.1: 0.9887,
+                    0.2: 0.9869,
+                    0.3: 0.9852,
+                    0.4: 0.9833,
+                    0.6: 0.9794,
+                    0.7: 0.9722,
+                    0.8: 0.9248,
+                    0.9: 0.8706,
+                    1.0: 0.985,
+                },
+            },
+            "2023": {"test_accuracy": 0.9921, "sweep_val_accuracy": "0.06-0.20 (near chance: a broken run)"},
+        },
+    ),
 ]
 
 

@@ -25,16 +25,18 @@ BATCH_SIZE = 128
 class MLPHyperModel(kt.HyperModel):
     """Builds a budget-respecting MLP; its ``fit`` also tunes the pixel shift of the training data."""
 
-    def __init__(self, budget: MLPBudget, decay_steps: int, seed: int):
+    def __init__(self, budget: MLPBudget, decay_steps: int, seed: int, image_shape=(28, 28), num_classes: int = 10):
         super().__init__(name="mlp")
         self.budget, self.decay_steps, self.seed = budget, decay_steps, seed
+        self.image_shape, self.num_classes = tuple(image_shape), num_classes
 
     def build(self, hp):
-        return build_mlp_hp(hp, self.budget, decay_steps=self.decay_steps)
+        input_dim = self.image_shape[0] * self.image_shape[1]
+        return build_mlp_hp(hp, self.budget, self.decay_steps, input_dim=input_dim, num_classes=self.num_classes)
 
     def fit(self, hp, model, x, y, validation_data=None, **kwargs):
         shift = hp.Choice("shift", [0, 1, 2])
-        ds = make_dataset(x, y, batch_size=BATCH_SIZE, seed=self.seed, shift=shift)
+        ds = make_dataset(x, y, batch_size=BATCH_SIZE, seed=self.seed, shift=shift, image_shape=self.image_shape)
         return model.fit(ds, validation_data=validation_data, shuffle=False, **kwargs)
 
 
@@ -48,6 +50,7 @@ def search_mlp(
     trials: int | None = None,
     epochs: int | None = None,
     verbose: int = 1,
+    image_shape=(28, 28),
 ):
     """Search ``budget`` and return ``(settings, table)``.
 
@@ -57,6 +60,7 @@ def search_mlp(
         seed: seeds the oracle (keras-tuner treats 0 as "no seed", so 0 becomes 1).
         directory: where trials are kept; a rerun with the same key and seed resumes.
         trials, epochs: search budget (defaults SEARCH_TRIALS, SEARCH_EPOCHS).
+        image_shape: the images' (height, width), for the pixel shift of flattened inputs.
 
     Returns:
         settings: the best trial as ``build_mlp`` arguments plus ``shift``;
@@ -65,7 +69,7 @@ def search_mlp(
     trials, epochs = trials or SEARCH_TRIALS, epochs or SEARCH_EPOCHS
     decay = epochs * steps_per_epoch(len(train[0]), BATCH_SIZE)
     tuner = kt.BayesianOptimization(
-        MLPHyperModel(budget, decay, seed),
+        MLPHyperModel(budget, decay, seed, image_shape, num_classes=train[1].shape[1]),
         objective="val_accuracy",
         max_trials=trials,
         seed=max(seed, 1),

@@ -1,0 +1,223 @@
+"""COVID-19 data (2023 2B-2D): cleaning in both CDC schemas, refusals of malformed files, the shipped
+extract's counts and checksum, the two-layer collapse, and the CLI end to end on a small file."""
+
+import json
+import shutil
+
+import numpy as np
+import pytest
+
+from data_prep.covid import SHIPPED_NAME, encode, load_covid
+from data_prep.errors import DataError
+from problems.cli import main
+
+HEADER_2020 = (
+    "cdc_report_dt,pos_spec_dt,onset_dt,current_status,sex,age_group,Race and ethnicity (combined),"
+    "hosp_yn,icu_yn,death_yn,medcond_yn"
+)
+ROWS_2020 = [
+    '10/11/2020,10/11/2020,,Laboratory-confirmed case,Male,10 - 19 Years,"Black, Non-Hispanic",No,Unknown,No,No',
+    "14/11/2020,10/11/2020,,Probable Case,Female,20 - 29 Years,Hispanic/Latino,Yes,Yes,Yes,Yes",
+    "14/11/2020,,,Laboratory-confirmed case,Unknown,10 - 19 Years,Missing,Missing,Missing,No,Missing",
+    "15/11/2020,,,Laboratory-confirmed case,Missing,10 - 19 Years,Unknown,No,No,Missing,No",  # dropped
+    "16/11/2020,,,Laboratory-confirmed case,Male,20 - 29 Years,Unknown,No,No,Unknown,No",  # dropped
+    "17/11/2020,,,Laboratory-confirmed case,,20 - 29 Years,Hispanic/Latino,Unknown,No,No,",  # blanks -> Missing
+]
+HEADER_LATER = (
+    "cdc_case_earliest_dt,cdc_report_dt,pos_spec_dt,onset_dt,current_status,sex,age_group,"
+    "race_ethnicity_combined,hosp_yn,icu_yn,death_yn,medcond_yn"
+)
+
+
+def write_csv(path, header, rows):
+    path.write_text("\n".join([header, *rows]) + "\n")
+    return path
+
+
+def later_rows():
+    """The same cases in the later schema: an extra leading date column, the race column renamed."""
+    return ["2020/11/01," + row for row in ROWS_2020]
+
+
+@pytest.mark.parametrize("schema", ["2020", "later"])
+def test_cleaning_in_each_schema(tmp_path, schema):
+    # Missing/Unknown labels dropped, dates gone, Missing/Unknown kept as categories elsewhere.
+    header, rows = (HEADER_2020, ROWS_2020) if schema == "2020" else (HEADER_LATER, later_rows())
+    data = load_covid(covid_csv=write_csv(tmp_path / "cases.csv", header, rows))
+    s = data.summary
+    assert s["schema"].startswith(schema)
+    assert (s["rows_before"], s["rows_after"], s["rows_dropped"]) == (6, 4, 2)
+    assert s["death_yn_before"] == {"Missing": 1, "No": 3, "Unknown": 1, "Yes": 1}
+    assert s["death_yn_after"] == {"No": 3, "Yes": 1}
+    assert len(s["date_columns_dropped"]) == (3 if schema == "2020" else 4)
+    assert not any(name.endswith("_dt") for name in data.frame.columns)
+    assert "race_ethnicity_combined" in data.frame.columns
+    assert s["categories"]["sex"] == {"Female": 1, "Male": 1, "Missing": 1, "Unknown": 1}  # blank read as Missing
+    assert s["categories"]["hosp_yn"] == {"No": 1, "Yes": 1, "Missing": 1, "Unknown": 1}
+    assert s["categories"]["medcond_yn"] == {"No": 1, "Yes": 1, "Missing": 2}
+    assert data.y.tolist() == [0, 1, 0, 0]
+    # One-hot: one column per category, each row has exactly one 1 per feature column.
+    assert "sex=Unknown" in data.feature_names and "race_ethnicity_combined=Missing" in data.feature_names
+    assert data.x.shape == (4, len(data.feature_names)) and data.x.dtype == np.float32
+    assert data.x.sum(axis=1).tolist() == [7.0] * 4
+    assert data.x[2, data.feature_names.index("sex=Unknown")] == 1.0
+
+
+def test_integer_codes_follow_a_fixed_order(tmp_path):
+    data = load_covid(covid_csv=write_csv(tmp_path / "cases.csv", HEADER_2020, ROWS_2020), encoding="codes")
+    x, names = data.x, data.feature_names
+    assert names == ["current_status", "sex", "age_group", "race_ethnicity_combined", "hosp_yn", "icu_yn", "medcond_yn"]
+    # sex alphabetical: Female 0, Male 1, Missing 2, Unknown 3; yes/no columns: No 0, Yes 1, Missing 2, Unknown 3.
+    assert x[:, names.index("sex")].tolist() == [1, 0, 3, 2]
+    assert x[:, names.index("hosp_yn")].tolist() == [0, 1, 2, 3]
+    assert x[:, names.index("icu_yn")].tolist() == [3, 1, 2, 0]
+    with pytest.raises(ValueError, match="encoding"):
+        encode(data.frame, "ordinal")
+
+
+def test_chunked_reading_matches_one_read_and_counts_lines(tmp_path):
+    path = write_csv(tmp_path / "cases.csv", HEADER_2020, ROWS_2020)
+    whole, chunked = load_covid(covid_csv=path), load_covid(covid_csv=path, chunk_rows=2)
+    assert np.array_equal(whole.x, chunked.x) and whole.summary == chunked.summary
+    bad = ROWS_2020 + [ROWS_2020[0].replace(",No,No", ",Maybe,No")]
+    with pytest.raises(DataError, match=r"'Maybe' in data row 7 \(line 8\)"):
+        load_covid(covid_csv=write_csv(tmp_path / "bad.csv", HEADER_2020, bad), chunk_rows=2)
+
+
+@pytest.mark.parametrize(
+    ("content", "message"),
+    [
+        (HEADER_2020.replace(",icu_yn", "") + "\n", "missing required column(s) icu_yn"),
+        (HEADER_2020.replace("Race and ethnicity (combined)", "race") + "\n", "race_ethnicity_combined (or"),
+        ("", "is empty"),
+        (HEADER_2020 + "\n", "no data rows"),
+        ("hello,world\n1,2\n", "not a CDC case-surveillance CSV"),
+        (HEADER_2020 + "\n" + ROWS_2020[0].replace(",No,No", ",dead,No") + "\n", "death_yn value 'dead' in data row 1"),
+        (HEADER_2020 + "\n" + ROWS_2020[3] + "\n", "no row has death_yn Yes or No"),
+    ],
+)
+def test_malformed_csvs_are_refused_by_name(tmp_path, content, message):
+    path = tmp_path / "cases.csv"
+    path.write_text(content)
+    with pytest.raises(DataError, match="cases.csv") as err:
+        load_covid(covid_csv=path)
+    assert message in str(err.value)
+
+
+def test_binary_file_is_refused(tmp_path):
+    path = tmp_path / "cases.csv"
+    path.write_bytes(b"\x89PNG\r\n\x1a\n\xff\xfe\x00\x01" * 20)
+    with pytest.raises(DataError, match="cases.csv"):
+        load_covid(covid_csv=path)
+
+
+def test_no_data_source_says_what_to_set():
+    with pytest.raises(DataError, match="PS4_DATA_DIR.*--covid-csv"):
+        load_covid(None, None)
+
+
+@pytest.mark.parametrize("problem", ["2B", "2C", "2D"])
+def test_cli_refuses_a_malformed_csv_and_writes_nothing(tmp_path, capsys, problem):
+    path = tmp_path / "cases.csv"
+    path.write_text(HEADER_2020 + "\n" + ROWS_2020[0].replace(",No,No", ",Maybe,No") + "\n")
+    out = tmp_path / "reports"
+    code = main(["--edition", "2023", "--problem", problem, "--covid-csv", str(path), "--out", str(out), "--quiet"])
+    assert code == 1
+    err = capsys.readouterr().err
+    assert "cases.csv" in err and "Maybe" in err and "Traceback" not in err
+    assert not list(out.rglob("result.json")) and not (out / "2023" / problem).exists()
+
+
+def test_cli_refuses_too_few_deaths_to_split_and_writes_nothing(tmp_path, capsys):
+    # One death cannot be stratified into train and test: refused before anything is written.
+    path = write_csv(tmp_path / "cases.csv", HEADER_2020, ROWS_2020)
+    out = tmp_path / "reports"
+    assert main(["--edition", "2023", "--problem", "2C", "--covid-csv", str(path), "--out", str(out)]) == 1
+    assert "needs at least 2 of each" in capsys.readouterr().err
+    assert not out.exists()
+
+
+def test_real_extract_counts(data_dir):
+    data = load_covid(data_dir)
+    s = data.summary
+    assert (s["rows_before"], s["rows_after"]) == (11549, 5322)
+    assert s["death_yn_before"] == {"Missing": 4441, "No": 5316, "Unknown": 1786, "Yes": 6}
+    assert s["death_yn_after"] == {"No": 5316, "Yes": 6} and int(data.y.sum()) == 6
+    assert s["date_columns_dropped"] == ["cdc_report_dt", "pos_spec_dt", "onset_dt"]
+    assert "sha256" in data.source and "verified" in data.source
+    assert data.x.shape == (5322, 30)
+
+
+def test_modified_shipped_extract_is_refused(data_dir, tmp_path, capsys):
+    # A changed copy named as the shipped file inside covid/ fails its checksum: refused, not just flagged.
+    (tmp_path / "covid").mkdir()
+    copy = tmp_path / "covid" / SHIPPED_NAME
+    shutil.copyfile(data_dir / "covid" / SHIPPED_NAME, copy)
+    with copy.open("a") as fh:
+        fh.write("10/11/2020,10/11/2020,,Probable Case,Male,10 - 19 Years,Unknown,No,No,Yes,No\n")
+    with pytest.raises(DataError, match="has been modified: sha256"):
+        load_covid(tmp_path)
+    out = tmp_path / "reports"
+    assert main(["--edition", "2023", "--problem", "2B", "--data-dir", str(tmp_path), "--out", str(out)]) == 1
+    assert "has been modified" in capsys.readouterr().err and not out.exists()
+    # The same file passed as --covid-csv is a user's file: validated, not checksummed.
+    assert load_covid(covid_csv=copy).summary["death_yn_after"] == {"No": 5316, "Yes": 7}
+
+
+def test_two_linear_layers_collapse_to_one_map():
+    from models.linear import build_linear_1, build_linear_2, collapse_linear_2
+
+    model = build_linear_2(3, hidden_units=2)
+    w1 = np.array([[1.0, 2.0], [0.0, -1.0], [3.0, 0.5]], "float32")
+    b1 = np.array([0.5, -1.0], "float32")
+    w2 = np.array([[2.0], [-3.0]], "float32")
+    b2 = np.array([0.25], "float32")
+    model.layers[0].set_weights([w1, b1])
+    model.layers[1].set_weights([w2, b2])
+    w, b = collapse_linear_2(model)
+    assert np.allclose(w.ravel(), [2 - 6, 0 + 3, 6 - 1.5]) and np.allclose(b, [1.0 + 3.0 + 0.25])
+    x = np.array([[1.0, 0.0, 0.0], [0.0, 1.0, 2.0], [-1.0, 3.0, 0.5]], "float32")
+    assert np.max(np.abs(model.predict(x, verbose=0).ravel() - (x @ w + b).ravel())) < 1e-5
+    # A 1-layer model given (W, b) computes the same function.
+    single = build_linear_1(3)
+    single.layers[0].set_weights([w.astype("float32"), b.astype("float32")])
+    assert np.allclose(single.predict(x, verbose=0), model.predict(x, verbose=0), atol=1e-5)
+    with pytest.raises(ValueError, match="two Dense layers"):
+        collapse_linear_2(single)
+
+
+def synthetic_csv(path, n=300, deaths=10, seed=0):
+    """A later-schema CSV where hospitalised ICU cases die: learnable, with deaths on both sides of a split."""
+    rng = np.random.default_rng(seed)
+    rows = []
+    for i in range(n):
+        dead = i < deaths
+        label = "Yes" if dead else rng.choice(["No", "No", "Missing", "Unknown"])
+        hosp, icu = ("Yes", "Yes") if dead else (rng.choice(["No", "Missing"]), rng.choice(["No", "Unknown"]))
+        sex, race = rng.choice(["Male", "Female", "Unknown"]), rng.choice(["White, Non-Hispanic", "Missing"])
+        rows.append(f',,,,Laboratory-confirmed case,{sex},20 - 29 Years,"{race}",{hosp},{icu},{label},No')
+    return write_csv(path, HEADER_LATER, rows)
+
+
+def test_cli_runs_2c_and_2d_end_to_end(tmp_path):
+    # The whole path on a small file: result.json with the table, the collapse check and 2C inside 2D.
+    path = synthetic_csv(tmp_path / "cases.csv")
+    out = tmp_path / "reports"
+    args = ["--edition", "2023", "--covid-csv", str(path), "--out", str(out), "--epochs", "3", "--quiet"]
+    assert main(["--problem", "2C", *args]) == 0
+    assert main(["--problem", "2D", *args]) == 0
+    r2c = json.loads((out / "2023" / "2C" / "result.json").read_text())
+    r2d = json.loads((out / "2023" / "2D" / "result.json").read_text())
+    assert r2c["split"]["test_deaths"] == 3 and r2c["split"]["train_deaths"] == 7
+    assert "no checksum" in r2c["data"] and r2c["epochs"] == 3
+    assert r2d["metrics"]["linear_1"] == r2c["metrics"]["linear_1"]  # same seed, same split, same 2C
+    for name in ("linear_1", "linear_2", "constant_no", "optimum"):
+        m = r2d["metrics"][name]
+        assert set(m) >= {"loss", "accuracy", "balanced_accuracy", "roc_auc", "confusion_matrix"}
+        assert sum(map(sum, m["confusion_matrix"])) == r2d["split"]["test_rows"]
+    assert r2d["metrics"]["constant_no"]["balanced_accuracy"] == 0.5
+    collapse = r2d["metrics"]["collapse"]
+    assert collapse["max_abs_logit_difference"] < 1e-4
+    assert collapse["loss_single_map"] == pytest.approx(collapse["loss_two_layer"], abs=1e-5)
+    assert (out / "2023" / "2D" / "loss_and_roc.png").stat().st_size > 1000
+    assert "2C linear" in (out / "2023" / "2D" / "comparison.md").read_text()
