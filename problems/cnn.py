@@ -19,8 +19,8 @@ import numpy as np
 from data_prep.mnist import one_hot, to_float, validation_split
 from models.cnn import build_cnn_final, check_cnn_constraints
 from problems.context import RunContext
-from problems.depth_width import model_summary, plot_history
-from problems.report import save_figure
+from problems.depth_width import plot_history
+from problems.report import model_summary, pyplot, save_figure
 from problems.training import fit, set_seed, steps_per_epoch
 
 SWEEPS = {
@@ -106,10 +106,7 @@ def sweep(train, val, rates, repeats: int, seed: int, epochs: int, verbose: int)
 
 
 def plot_sweep(rows, title: str, path) -> str:
-    import matplotlib
-
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
+    plt = pyplot()
 
     ps = [r["p"] for r in rows]
     fig, (ax_acc, ax_loss) = plt.subplots(1, 2, figsize=(10, 3.6))

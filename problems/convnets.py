@@ -9,16 +9,7 @@ from __future__ import annotations
 import numpy as np
 
 from problems.context import RunContext
-from problems.report import save_figure
-
-
-def _plt():
-    import matplotlib
-
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
-
-    return plt
+from problems.report import pyplot, save_figure
 
 
 def stacked_conv_sizes(n_layers: int, padding: str, size: int = 28) -> list[int]:
@@ -194,7 +185,7 @@ def run_pooling_noise(ctx: RunContext, n_images: int = 2000, filters: int = 16) 
     for row in rows:
         print(f"{row['perturbation']:22s} " + "  ".join(f"{k} {row[k]:.3f}" for k in views))
 
-    plt = _plt()
+    plt = pyplot()
     fig, ax = plt.subplots(figsize=(6, 3.6))
     for name in views:
         ax.plot([f * 100 for f in DROP_FRACTIONS], [r[name] for r in rows[:-1]], marker="o", label=name)

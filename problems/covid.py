@@ -11,15 +11,13 @@ the information.
 
 from __future__ import annotations
 
-import io
-
 import numpy as np
 
 from data_prep.covid import CovidData, load_covid
 from data_prep.errors import DataError
 from models.linear import HIDDEN_UNITS, LEARNING_RATE
 from problems.context import RunContext
-from problems.report import atomic_write_text, save_figure
+from problems.report import atomic_write_text, model_summary, pyplot, save_figure
 from problems.training import set_seed
 
 TEST_FRACTION = 0.3  # with 6 deaths, stratification puts 2 in test and 4 in train (0.2 would leave 1 in test)
@@ -40,21 +38,6 @@ def load(ctx: RunContext, encoding: str) -> CovidData:
     return load_covid(ctx.data_dir, ctx.covid_csv, encoding=encoding)
 
 
-def _plt():
-    import matplotlib
-
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
-
-    return plt
-
-
-def _model_summary(model) -> str:
-    buf = io.StringIO()
-    model.summary(print_fn=lambda line, **_: buf.write(line + "\n"))
-    return buf.getvalue()
-
-
 # ---------------------------------------------------------------------------------------- 2B
 
 
@@ -72,7 +55,7 @@ def run_data(ctx: RunContext, encoding: str = "onehot") -> dict:
         print(f"  {column:26s} {counts}")
     print(f"encoded: x {data.x.shape} {data.x.dtype} ({encoding}), y {data.y.shape} with {int(data.y.sum())} deaths")
 
-    plt = _plt()
+    plt = pyplot()
     columns = list(s["categories"])
     fig, axes = plt.subplots(2, 4, figsize=(15, 6.5))
     panels = [("death_yn (after cleaning)", s["death_yn_after"])] + [(c, s["categories"][c]) for c in columns]
@@ -222,7 +205,7 @@ def plot_curves(histories: dict, floor: float, test_y: np.ndarray, logits: dict,
     """Training loss per epoch beside the optimum's (left) and the test split's ROC curves (right)."""
     from sklearn.metrics import roc_curve
 
-    plt = _plt()
+    plt = pyplot()
     fig, (ax_loss, ax_roc) = plt.subplots(1, 2, figsize=(11, 4))
     for name, hist in histories.items():
         ax_loss.plot(np.arange(1, len(hist["loss"]) + 1), hist["loss"], label=MODEL_NAMES[name])
@@ -361,7 +344,7 @@ def run_linear(ctx: RunContext, encoding: str = "onehot", class_weight: bool = F
         "headline": _headline(out["metrics"]["linear_1"], out["metrics"], out["split"]),
         "weights": dict(zip(data.feature_names, weights.round(4).tolist(), strict=True)) | {"bias": float(bias[0])},
         "params": model.count_params(),
-        "model_summary": _model_summary(model),
+        "model_summary": model_summary(model),
     }
 
 
@@ -427,5 +410,5 @@ def run_linear2(
         + f"; 2C test loss {r1['loss']:.5f}; collapse max diff {collapse['max_abs_logit_difference']:.1e}",
         "notes": notes,
         "params": model2.count_params(),
-        "model_summary": _model_summary(model2),
+        "model_summary": model_summary(model2),
     }

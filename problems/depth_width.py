@@ -7,7 +7,6 @@ validation curve, score the test set once, and train the course's sample model a
 
 from __future__ import annotations
 
-import io
 import warnings
 
 import numpy as np
@@ -16,7 +15,7 @@ from data_prep.mnist import flatten, one_hot, to_float, validation_split
 from models.budget import check_budget
 from models.mlp import BUDGETS, TUNED, build_mlp, build_sample_model
 from problems.context import RunContext
-from problems.report import save_figure
+from problems.report import model_summary, pyplot, save_figure
 from problems.training import fit, set_seed, steps_per_epoch
 
 N_VALIDATION = 5000  # carved from the 60,000 training images; the test set is scored once, at the end
@@ -35,17 +34,8 @@ def prepare(mnist, seed: int):
     return fit_split, val_split, (x_test, y_test), x_train.shape[1:]
 
 
-def model_summary(model) -> str:
-    buf = io.StringIO()
-    model.summary(print_fn=lambda line, **_: buf.write(line + "\n"))
-    return buf.getvalue()
-
-
 def plot_history(history, title: str, path) -> str:
-    import matplotlib
-
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
+    plt = pyplot()
 
     fig, (ax_loss, ax_acc) = plt.subplots(1, 2, figsize=(10, 3.6))
     epochs = np.arange(1, len(history["loss"]) + 1)

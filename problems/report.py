@@ -53,6 +53,25 @@ def atomic_write_text(path: str | Path, text: str) -> None:
     atomic_write_bytes(path, text.encode("utf-8"))
 
 
+def pyplot():
+    """matplotlib.pyplot on the file-only Agg backend (no display on servers and CI)."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    return plt
+
+
+def model_summary(model) -> str:
+    """Keras' model.summary() as text, for result.json."""
+    import io
+
+    buf = io.StringIO()
+    model.summary(print_fn=lambda line, **_: buf.write(line + "\n"))
+    return buf.getvalue()
+
+
 def save_figure(fig, path: str | Path) -> str:
     """Save a matplotlib figure as PNG atomically and close it; returns the file name."""
     import io

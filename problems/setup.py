@@ -5,7 +5,7 @@ from __future__ import annotations
 import numpy as np
 
 from problems.context import RunContext, versions
-from problems.report import save_figure
+from problems.report import pyplot, save_figure
 
 
 def run_versions(ctx: RunContext) -> dict:
@@ -23,10 +23,7 @@ def _describe(x: np.ndarray) -> dict:
 def run_mnist_data(ctx: RunContext) -> dict:
     """2B: (i) each input is 28x28 with values 0..255, 60,000 train and 10,000 test; (ii) flattened
     row by row to 784 floats in 0..1. Saves a grid of sample digits."""
-    import matplotlib
-
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
+    plt = pyplot()
 
     from data_prep.mnist import flatten, to_float
 
