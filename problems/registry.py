@@ -51,7 +51,7 @@ PROBLEMS = [
         "playground_relu",
         {"2018": "1Ai", "2023": "1A"},
         "Playground circle: ReLU, random vs zero init",
-        run="problems.principles:run_playground",
+        run="problems.playground_demos:run_playground",
         reported={
             "2018": {
                 "random": "performance increases until it reaches 0 error; the boundary looks like a hexagon "
@@ -69,7 +69,7 @@ PROBLEMS = [
         "playground_sigmoid",
         {"2018": "1Aii", "2023": "1B"},
         "Playground circle: sigmoid, random vs zero init",
-        run="problems.principles:run_playground",
+        run="problems.playground_demos:run_playground",
         reported={
             "2018": {
                 "random": "reaches a very low loss, like ReLU, but takes significantly longer; smoother boundary",
@@ -88,7 +88,7 @@ PROBLEMS = [
         "dying_relu",
         {"2018": "1B", "2023": "1C"},
         "Dying ReLU: negatives first vs shuffled",
-        run="problems.principles:run_dying_relu",
+        run="problems.dying_relu:run_dying_relu",
         reported={
             "2018": {
                 "observation": "looping through all negatives first, the weights of positive indicators go to zero "
@@ -105,7 +105,7 @@ PROBLEMS = [
         "or_relu",
         {"2018": "1Ci", "2023": "1D"},
         "OR from the fewest ReLU units",
-        run="problems.principles:run_or_relu",
+        run="problems.logic_gates:run_or_relu",
         reported={
             "2018": {"observation": "answer was a figure (not in the write-up's text)"},
             "2023": {"observation": "answer was a figure (not in the write-up's text)"},
@@ -115,7 +115,7 @@ PROBLEMS = [
         "xor_depth",
         {"2018": "1Cii", "2023": "1E"},
         "XOR needs one hidden layer",
-        run="problems.principles:run_xor_depth",
+        run="problems.logic_gates:run_xor_depth",
         reported={
             "2018": {
                 "observation": "one hidden layer: OR and NOT AND units, then an AND unit; with no hidden layer the "
