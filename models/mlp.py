@@ -19,8 +19,10 @@ BUDGETS = {
     "2E": MLPBudget(max_hidden_units=1000, min_hidden_layers=3),
 }
 
-# Chosen on validation data by `python main.py --problem <id> --tune` (see tuning/mlp_search.py).
-# Model part (widths, dropout, learning rate) and training part (epochs, batch, pixel shift).
+# Chosen on validation data by `python main.py --problem <id> --tune --seed 1` (tuning/mlp_search.py:
+# BayesianOptimization, 12 trials of 8 epochs on a 55,000/5,000 split of the training set; best
+# validation accuracy 0.9774 / 0.9840 / 0.9884 for 2C / 2D / 2E). Model part: widths, dropout,
+# learning rate; training part: epochs, batch, pixel shift. Epochs (40) were fixed, not searched.
 TUNED = {
     "2C": dict(
         hidden_units=(100,),
@@ -41,10 +43,10 @@ TUNED = {
         shift=2,
     ),
     "2E": dict(
-        hidden_units=(400, 350, 250),
+        hidden_units=(501, 333, 166),
         dropout_input=0.2,
-        dropout=0.3,
-        learning_rate=1e-3,
+        dropout=0.0,
+        learning_rate=0.0027247749283643304,
         epochs=40,
         batch_size=128,
         shift=2,
@@ -156,3 +158,13 @@ def build_mlp_hp(
     )
     check_budget(model, budget)
     return model
+
+
+def build_small_mlp_hp(hp) -> keras.Model:
+    """A deliberately small, fully enumerable search space (3 x 2 x 2 = 12 points) for comparing
+    keras-tuner's oracles (2023 4E): one hidden layer's width, its dropout, Adam's learning rate."""
+    return build_mlp(
+        [hp.Choice("units", [32, 64, 128])],
+        dropout=hp.Choice("dropout", [0.0, 0.2]),
+        learning_rate=hp.Choice("learning_rate", [1e-3, 3e-3]),
+    )

@@ -238,7 +238,13 @@ PROBLEMS = [
         run="problems.convnets:run_pooling_noise",
         reported={"2023": {"answer": "averaging makes rare noise in a window matter little"}},
     ),
-    Problem("tuner_comparison", {"2023": "4E"}, "Grid search vs other keras-tuner oracles"),
+    Problem(
+        "tuner_comparison",
+        {"2023": "4E"},
+        "Grid search vs other keras-tuner oracles",
+        run="problems.tuner_comparison:run",
+        reported={"2023": {"answer": "grid search: simple, finds the grid's best; costly, ignores past trials"}},
+    ),
     Problem(
         "cnn_final",
         {"2018": "3D", "2023": "4F"},

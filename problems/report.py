@@ -11,6 +11,8 @@ import os
 import tempfile
 from pathlib import Path
 
+from problems.registry import EDITIONS, valid_ids
+
 RESULT_FILE = "result.json"
 SUMMARY_FILE = "summary.md"
 REQUIRED_KEYS = (
@@ -138,7 +140,8 @@ def write_summary(edition_dir: str | Path) -> Path:
             rows.append(json.loads(path.read_text()))
         except (OSError, json.JSONDecodeError):
             continue  # an unreadable file is reported by its own rerun, not here
-    rows.sort(key=lambda r: (r["id"][0], len(r["id"]), r["id"]))
+    order = {pid: i for i, pid in enumerate(valid_ids(edition_dir.name))} if edition_dir.name in EDITIONS else {}
+    rows.sort(key=lambda r: (order.get(r["id"], len(order)), r["id"]))  # the problem set's order
     lines = [
         f"# Edition {edition_dir.name}: results so far",
         "",

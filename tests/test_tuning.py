@@ -39,3 +39,15 @@ def test_tiny_search_respects_the_budget_and_resumes(tiny_idx_dir, tmp_path):
     # A rerun with the same settings reloads the finished search instead of training again.
     settings_again, table_again = search_mlp("T", budget, **kwargs)
     assert settings_again == settings and table_again["trial"].tolist() == table["trial"].tolist()
+
+
+def test_exhaustive_grid_visits_every_point_once(tiny_mnist_like_dir, tmp_path):
+    # The 4E comparison relies on GridSearch with 12 trials covering the whole 12-point space.
+    from tuning.compare import GRID_SIZE, make_tuner
+
+    (x, y), _ = load_idx_dataset(tiny_mnist_like_dir)
+    x, y = flatten(to_float(x)), one_hot(y, 10)
+    tuner = make_tuner("GridSearch (exhaustive)", tmp_path, GRID_SIZE, epochs=1, seed=1)
+    tuner.search(x[:200], y[:200], validation_data=(x[200:], y[200:]), epochs=1, verbose=0)
+    points = {tuple(sorted(t.hyperparameters.values.items())) for t in tuner.oracle.trials.values()}
+    assert len(tuner.oracle.trials) == GRID_SIZE and len(points) == GRID_SIZE

@@ -1,0 +1,73 @@
+"""2023 4E: grid search, pros and cons, measured against keras-tuner's other oracles.
+
+A slice of MNIST (10,000 training images, 5,000 validation images carved from the training set),
+one 12-point search space, the same trial budget for each tuner; the table reports trials run,
+epochs trained, wall time and the best validation accuracy found. The test set is not used.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from data_prep.mnist import flatten, one_hot, to_float, validation_split
+from problems.context import RunContext
+from problems.report import pyplot, save_figure
+from tuning.compare import GRID_SIZE, compare_tuners
+
+N_TRAIN, N_VALIDATION = 10_000, 5_000
+
+
+def run(ctx: RunContext, max_trials: int = 6, epochs: int = 3) -> dict:
+    (x, y), _ = ctx.mnist
+    x, y = flatten(to_float(x)), one_hot(y)
+    train, val = validation_split(x, y, N_VALIDATION, seed=ctx.seed)
+    train = (train[0][:N_TRAIN], train[1][:N_TRAIN])
+    epochs = ctx.epochs or epochs
+    # Each comparison starts fresh (overwrite=True): the trials themselves are the measurement.
+    rows = compare_tuners(train, val, Path(ctx.tuner_dir) / "compare_4E", ctx.seed, max_trials, epochs)
+    truth = rows[0]["best_val_accuracy"]
+
+    plt = pyplot()
+    fig, ax = plt.subplots(figsize=(7, 3.6))
+    for row in rows:
+        ax.scatter(row["wall_seconds"], row["best_val_accuracy"], s=30 + 10 * row["trials"])
+        ax.annotate(
+            f"{row['tuner']} ({row['trials']} trials)",
+            (row["wall_seconds"], row["best_val_accuracy"]),
+            fontsize=8,
+            xytext=(4, 4),
+            textcoords="offset points",
+        )
+    ax.set(xlabel="wall seconds", ylabel="best validation accuracy", title="keras-tuner oracles, one search space")
+    ax.grid(alpha=0.3)
+    plot = save_figure(fig, ctx.folder / "tuner_comparison.png")
+    grid_part, bayes = rows[1], rows[3]
+    notes = [
+        f"The exhaustive grid ({GRID_SIZE} points) finds the space's best, {truth:.4f}, at the highest cost "
+        f"({rows[0]['epochs_trained']} epochs, {rows[0]['wall_seconds']} s): grid search's pro is that it is "
+        "simple and certain to find the best point of the grid; its cost grows as the product of the "
+        "choices per hyperparameter.",
+        f"Stopped at {grid_part['trials']} trials, grid search has walked the grid in order and reached "
+        f"{grid_part['best_val_accuracy']:.4f}: it learns nothing from earlier trials, and a budget cut leaves whole "
+        "regions unvisited, while random and Bayesian search spread the same budget over every hyperparameter "
+        f"(Bayesian: {bayes['best_val_accuracy']:.4f}).",
+        "Differences of a few thousandths here are within run-to-run noise of 3-epoch trials on 10,000 images.",
+    ]
+    return {
+        "metrics": {"tuners": rows, "exhaustive_best_val_accuracy": truth},
+        "headline": "; ".join(
+            f"{r['tuner']} {r['best_val_accuracy']:.4f} in {r['trials']} trials/{r['wall_seconds']:.0f} s" for r in rows
+        ),
+        "hyperparameters": {
+            "search_space": "units {32,64,128} x dropout {0,0.2} x learning rate {1e-3,3e-3}",
+            "max_trials": max_trials,
+            "epochs": epochs,
+            "train_images": len(train[0]),
+            "validation_images": len(val[0]),
+            "batch_size": 128,
+        },
+        "epochs": epochs,
+        "plots": [plot],
+        "notes": notes,
+        "uses_mnist": True,
+    }
