@@ -39,6 +39,12 @@ def test_tiny_search_respects_the_budget_and_resumes(tiny_idx_dir, tmp_path):
     # A rerun with the same settings reloads the finished search instead of training again.
     settings_again, table_again = search_mlp("T", budget, **kwargs)
     assert settings_again == settings and table_again["trial"].tolist() == table["trial"].tolist()
+    # A run killed while keras-tuner wrote oracle.json: the rerun moves the folder aside and starts over.
+    (oracle_json,) = tmp_path.glob("mlp_T_*/oracle.json")
+    oracle_json.write_text(oracle_json.read_text()[:40])
+    settings_fresh, table_fresh = search_mlp("T", budget, **kwargs)
+    assert len(table_fresh) == 2 and set(table_fresh["status"]) == {"COMPLETED"}
+    assert len(list(tmp_path.glob("mlp_T_*.unreadable-*"))) == 1
 
 
 def test_exhaustive_grid_visits_every_point_once(tiny_mnist_like_dir, tmp_path):

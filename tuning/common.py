@@ -2,9 +2,26 @@
 
 from __future__ import annotations
 
+import time
+from pathlib import Path
+
 
 class TuningError(RuntimeError):
     """A search ended without a usable result."""
+
+
+def open_resumable(make_tuner, project_dir: Path):
+    """Build a tuner with ``overwrite=False`` so an interrupted search resumes (keras-tuner retries the
+    trial that was running). keras-tuner writes its JSON files in place, so a run killed mid-write can
+    leave one unreadable: then the folder is moved aside, with a warning, and the search starts over.
+    """
+    try:
+        return make_tuner()
+    except ValueError as err:  # json.JSONDecodeError is a ValueError
+        aside = project_dir.with_name(f"{project_dir.name}.unreadable-{time.strftime('%Y%m%d-%H%M%S')}")
+        project_dir.rename(aside)
+        print(f"warning: tuner folder {project_dir} is unreadable ({err}); moved it to {aside} and starting over")
+        return make_tuner()
 
 
 def completed_trials(tuner) -> list:

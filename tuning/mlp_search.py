@@ -15,7 +15,7 @@ import keras_tuner as kt
 from models.budget import MLPBudget
 from models.mlp import build_mlp_hp, split_budget
 from problems.training import make_dataset, steps_per_epoch
-from tuning.common import ensure_success, trials_table
+from tuning.common import ensure_success, open_resumable, trials_table
 
 SEARCH_TRIALS = 12
 SEARCH_EPOCHS = 8
@@ -68,14 +68,18 @@ def search_mlp(
     """
     trials, epochs = trials or SEARCH_TRIALS, epochs or SEARCH_EPOCHS
     decay = epochs * steps_per_epoch(len(train[0]), BATCH_SIZE)
-    tuner = kt.BayesianOptimization(
-        MLPHyperModel(budget, decay, seed, image_shape, num_classes=train[1].shape[1]),
-        objective="val_accuracy",
-        max_trials=trials,
-        seed=max(seed, 1),
-        directory=str(directory),
-        project_name=f"mlp_{key}_seed{seed}_t{trials}_e{epochs}",
-        overwrite=False,
+    project = f"mlp_{key}_seed{seed}_t{trials}_e{epochs}"
+    tuner = open_resumable(
+        lambda: kt.BayesianOptimization(
+            MLPHyperModel(budget, decay, seed, image_shape, num_classes=train[1].shape[1]),
+            objective="val_accuracy",
+            max_trials=trials,
+            seed=max(seed, 1),
+            directory=str(directory),
+            project_name=project,
+            overwrite=False,
+        ),
+        Path(directory) / project,
     )
     tuner.search(*train, validation_data=val, epochs=epochs, verbose=verbose)
     ensure_success(tuner)
