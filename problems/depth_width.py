@@ -16,7 +16,7 @@ from models.budget import check_budget
 from models.mlp import BUDGETS, TUNED, build_mlp, build_sample_model
 from problems.context import RunContext
 from problems.report import model_summary, pyplot, save_figure
-from problems.training import fit, set_seed, steps_per_epoch
+from problems.training import final_metrics, fit, history_record, set_seed, steps_per_epoch
 
 N_VALIDATION = 5000  # carved from the 60,000 training images; the test set is scored once, at the end
 COURSE_BATCH, COURSE_EPOCHS = 32, 10  # the starter's settings, used for the baseline row
@@ -130,15 +130,7 @@ def run(ctx: RunContext, budget: str, goal: float) -> dict:
 
     hist = history.history
     return {
-        "metrics": {
-            "test_loss": float(test_loss),
-            "test_accuracy": float(test_accuracy),
-            "val_loss": float(hist["val_loss"][-1]),
-            "val_accuracy": float(hist["val_accuracy"][-1]),
-            "train_accuracy": float(hist["accuracy"][-1]),
-            "goal_test_accuracy": goal,
-            "reached_goal": bool(test_accuracy >= goal),
-        },
+        "metrics": final_metrics(test_loss, test_accuracy, hist, goal),
         "hyperparameters": {
             **settings,
             "hidden_units": list(found.hidden_units),
@@ -155,7 +147,7 @@ def run(ctx: RunContext, budget: str, goal: float) -> dict:
             "hidden_layers_used": found.hidden_layers,
         },
         "baseline": baseline,
-        "history": {k: [float(v) for v in vals] for k, vals in hist.items() if k != "learning_rate"},
+        "history": history_record(hist),
         "params": model.count_params(),
         "model_summary": model_summary(model),
         "epochs": epochs,

@@ -251,6 +251,7 @@ PROBLEMS = [
         "CNN >= 0.985 under 1M parameters; dropout sweep",
         run="problems.cnn:run",
         target={"test_accuracy": 0.985},
+        options={"goal": 0.993},  # above both write-ups' 0.9873 and 0.9921
         reported={
             "2018": {
                 "test_loss": 0.03665,

@@ -57,3 +57,22 @@ def fit(
 
 def steps_per_epoch(n: int, batch_size: int) -> int:
     return int(np.ceil(n / batch_size))
+
+
+def final_metrics(test_loss: float, test_accuracy: float, history: dict, goal: float) -> dict:
+    """The figures every trained-and-tested problem reports: the test score (computed once), the last
+    epoch's validation and training figures, and whether the project's goal was reached."""
+    return {
+        "test_loss": float(test_loss),
+        "test_accuracy": float(test_accuracy),
+        "val_loss": float(history["val_loss"][-1]),
+        "val_accuracy": float(history["val_accuracy"][-1]),
+        "train_accuracy": float(history["accuracy"][-1]),
+        "goal_test_accuracy": goal,
+        "reached_goal": bool(test_accuracy >= goal),
+    }
+
+
+def history_record(history: dict) -> dict:
+    """Per-epoch curves as plain floats for result.json (the learning-rate column is left out)."""
+    return {k: [float(v) for v in vals] for k, vals in history.items() if k != "learning_rate"}

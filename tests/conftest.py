@@ -34,35 +34,31 @@ def mnist(data_dir):
     return load_mnist(data_dir)
 
 
-@pytest.fixture
-def tiny_idx_dir(tmp_path):
-    """A synthetic MNIST-format data set: 200 train and 50 test 8x8 images, labels 0..2."""
+def write_tiny_idx_set(folder, side: int, classes: int, n_train: int, n_test: int, seed: int, gz_labels: bool):
+    """Write a learnable synthetic data set in MNIST's four-file IDX layout: noise, plus one bright
+    row whose position encodes the label."""
     import numpy as np
 
     from data_prep.idx import write_idx
 
-    rng = np.random.default_rng(0)
-    for stem, n in (("train", 200), ("t10k", 50)):
-        labels = rng.integers(0, 3, n).astype("uint8")
-        images = (rng.random((n, 8, 8)) * 60).astype("uint8")
-        images[np.arange(n), labels, :] = 255  # the label's row lights up: learnable
-        write_idx(tmp_path / f"{stem}-images-idx3-ubyte.gz", images)
-        write_idx(tmp_path / f"{stem}-labels-idx1-ubyte", labels)
-    return tmp_path
+    rng = np.random.default_rng(seed)
+    for stem, n in (("train", n_train), ("t10k", n_test)):
+        labels = rng.integers(0, classes, n).astype("uint8")
+        images = (rng.random((n, side, side)) * 50).astype("uint8")
+        row = labels * (side - 2) // classes + 1
+        images[np.arange(n), row, 2 : side - 2] = 255
+        write_idx(folder / f"{stem}-images-idx3-ubyte.gz", images)
+        write_idx(folder / f"{stem}-labels-idx1-ubyte{'.gz' if gz_labels else ''}", labels)
+    return folder
+
+
+@pytest.fixture
+def tiny_idx_dir(tmp_path):
+    """200 train and 50 test 8x8 images, labels 0..2; label files uncompressed (both forms load)."""
+    return write_tiny_idx_set(tmp_path, side=8, classes=3, n_train=200, n_test=50, seed=0, gz_labels=False)
 
 
 @pytest.fixture
 def tiny_mnist_like_dir(tmp_path):
-    """Synthetic 28x28 IDX set (300 train, 60 test, 10 classes): the label sets one bright row."""
-    import numpy as np
-
-    from data_prep.idx import write_idx
-
-    rng = np.random.default_rng(1)
-    for stem, n in (("train", 300), ("t10k", 60)):
-        labels = rng.integers(0, 10, n).astype("uint8")
-        images = (rng.random((n, 28, 28)) * 40).astype("uint8")
-        images[np.arange(n), 2 * labels + 4, 4:24] = 255
-        write_idx(tmp_path / f"{stem}-images-idx3-ubyte.gz", images)
-        write_idx(tmp_path / f"{stem}-labels-idx1-ubyte.gz", labels)
-    return tmp_path
+    """300 train and 60 test 28x28 images, 10 classes: shaped like MNIST for the CNN and tuner tests."""
+    return write_tiny_idx_set(tmp_path, side=28, classes=10, n_train=300, n_test=60, seed=1, gz_labels=True)
