@@ -19,6 +19,9 @@ def build_parser() -> argparse.ArgumentParser:
         description="Reproduce the problem set's problems in Keras; results go to reports/<edition>/<id>/.",
     )
     parser.add_argument("--list", action="store_true", help="list the edition's problems and exit")
+    parser.add_argument(
+        "--rebuild-reports", action="store_true", help="re-render report.md and summary.md from the result.json files"
+    )
     parser.add_argument("--problem", metavar="ID|all", help="problem id in the chosen edition, or 'all'")
     parser.add_argument("--edition", choices=EDITIONS, default=DEFAULT_EDITION, help="numbering (default 2018)")
     parser.add_argument("--seed", type=int, default=1, help="random seed (default 1)")
@@ -59,6 +62,11 @@ def main(argv=None) -> int:
     args = build_parser().parse_args(argv)
     if args.list:
         print_list(args.edition)
+        return 0
+    if args.rebuild_reports:
+        from problems.report import rebuild_reports
+
+        print(f"re-rendered {rebuild_reports(args.out)} report(s) under {args.out}")
         return 0
     if not args.problem:
         print("error: give --problem ID (or --problem all), or --list to see the ids", file=sys.stderr)

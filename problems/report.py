@@ -14,6 +14,7 @@ from pathlib import Path
 from problems.registry import EDITIONS, valid_ids
 
 RESULT_FILE = "result.json"
+REPORT_FILE = "report.md"
 SUMMARY_FILE = "summary.md"
 REQUIRED_KEYS = (
     "id",
@@ -102,8 +103,68 @@ def write_result(out_dir: str | Path, result: dict) -> Path:
     folder = Path(out_dir) / result["edition"] / result["id"]
     path = folder / RESULT_FILE
     atomic_write_text(path, json.dumps(result, indent=2, sort_keys=False, default=_jsonable) + "\n")
+    atomic_write_text(folder / REPORT_FILE, render_report(json.loads(path.read_text())))
     write_summary(Path(out_dir) / result["edition"])
     return path
+
+
+def _tables(value, name: str = "", depth: int = 0):
+    """(name, rows) for every list of dicts inside ``value`` (two levels deep): the sweeps and tables."""
+    if isinstance(value, list) and value and all(isinstance(v, dict) for v in value):
+        yield name, value
+    elif isinstance(value, dict) and depth < 2:
+        for key, sub in value.items():
+            yield from _tables(sub, f"{name} / {key}" if name else key, depth + 1)
+
+
+def _markdown_table(rows: list[dict]) -> list[str]:
+    columns = list(dict.fromkeys(k for row in rows for k in row))
+    lines = ["| " + " | ".join(columns) + " |", "|" + "---|" * len(columns)]
+    lines += ["| " + " | ".join(_fmt(row.get(c)) for c in columns) + " |" for row in rows]
+    return lines
+
+
+def render_report(result: dict) -> str:
+    """A person's view of one result.json: measured beside reported and target, notes, tables, plots."""
+    other = ", ".join(f"{e} {i}" for e, i in result.get("ids", {}).items() if e != result["edition"])
+    passed = {True: "reached", False: "**missed**", None: "no target"}[result.get("passed")]
+    lines = [
+        f"# {result['edition']} {result['id']}: {result['title']}",
+        "",
+        f"Generated from `result.json`; do not edit. Same implementation as: {other or 'none'}. "
+        f"Seed {result['seed']}, {result.get('wall_seconds', 0):.0f} s, {result.get('date', '')}, "
+        f"commit {result.get('git_commit')}.",
+        "",
+        f"- **Measured:** {_measured(result)}",
+        f"- **Reported by the write-up:** {_fmt(result.get('reported')) or 'nothing'}",
+        f"- **Target:** {_fmt(result.get('target')) or 'none'} ({passed})",
+    ]
+    if result.get("data"):
+        lines.append(f"- **Data:** {result['data']}")
+    if result.get("notes"):
+        lines += ["", "## Observations", ""] + [f"- {note}" for note in result["notes"]]
+    for name, rows in _tables(result.get("metrics", {})):
+        lines += ["", f"## {name}", ""] + _markdown_table(rows)
+    if result.get("hyperparameters"):
+        lines += ["", "## Settings", ""] + [f"- {k}: {_fmt(v)}" for k, v in result["hyperparameters"].items()]
+    if result.get("p_equals_1"):
+        lines += ["", f"- p = 1.0: {result['p_equals_1']}"]
+    if result.get("plots"):
+        lines += ["", "## Plots", ""] + [f"![{p}]({p})" for p in result["plots"]]
+    if result.get("model_summary"):
+        lines += ["", "## Model", "", "```text", result["model_summary"].rstrip(), "```"]
+    return "\n".join(lines) + "\n"
+
+
+def rebuild_reports(out_dir: str | Path) -> int:
+    """Re-render every report.md and summary.md under ``out_dir`` from the result.json files."""
+    count = 0
+    for path in sorted(Path(out_dir).glob(f"*/*/{RESULT_FILE}")):
+        atomic_write_text(path.with_name(REPORT_FILE), render_report(json.loads(path.read_text())))
+        count += 1
+    for edition_dir in sorted({p.parent.parent for p in Path(out_dir).glob(f"*/*/{RESULT_FILE}")}):
+        write_summary(edition_dir)
+    return count
 
 
 def _jsonable(value):
@@ -118,7 +179,7 @@ def _fmt(value) -> str:
     if value is None or value == {}:
         return ""
     if isinstance(value, float):
-        return f"{value:.4f}"
+        return f"{value:.4g}"
     if isinstance(value, dict):
         return ", ".join(f"{k} {_fmt(v)}" for k, v in value.items())
     return str(value)

@@ -6,7 +6,7 @@ import os
 import pytest
 
 from problems.cli import main
-from problems.report import REQUIRED_KEYS, atomic_write_text, evaluate_targets, write_result
+from problems.report import REQUIRED_KEYS, atomic_write_text, evaluate_targets, rebuild_reports, write_result
 
 
 def _result(**over):
@@ -54,7 +54,22 @@ def test_write_result_writes_json_and_summary(tmp_path):
     assert path == tmp_path / "2018" / "2C" / "result.json"
     assert json.loads(path.read_text())["metrics"]["test_accuracy"] == 0.98
     summary = (tmp_path / "2018" / "summary.md").read_text()
-    assert "| [2C](2C/result.json) | MLP | test accuracy 0.9800, loss 0.0600 | test_accuracy 0.9785 |" in summary
+    assert "| [2C](2C/result.json) | MLP | test accuracy 0.98, loss 0.06 | test_accuracy 0.9785 |" in summary
+
+
+def test_report_md_renders_tables_notes_and_plots(tmp_path):
+    result = _result(
+        notes=["a note"],
+        plots=["curve.png"],
+        metrics={"test_accuracy": 0.98, "sweep": [{"p": 0.1, "acc": 0.9}, {"p": 0.2, "acc": 0.8}]},
+    )
+    write_result(tmp_path, result)
+    text = (tmp_path / "2018" / "2C" / "report.md").read_text()
+    assert text.startswith("# 2018 2C: MLP")
+    assert "- a note" in text and "![curve.png](curve.png)" in text
+    assert "| p | acc |" in text and "| 0.2 | 0.8 |" in text
+    (tmp_path / "2018" / "2C" / "report.md").unlink()
+    assert rebuild_reports(tmp_path) == 1 and (tmp_path / "2018" / "2C" / "report.md").read_text() == text
 
 
 def test_evaluate_targets():
