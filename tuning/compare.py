@@ -26,11 +26,11 @@ def make_tuner(name: str, directory: Path, max_trials: int, epochs: int, seed: i
     )
     if name == "Hyperband":
         return kt.Hyperband(build_small_mlp_hp, max_epochs=epochs, factor=3, **common)
-    oracle = {
-        "GridSearch": kt.GridSearch,
-        "RandomSearch": kt.RandomSearch,
-        "BayesianOptimization": kt.BayesianOptimization,
-    }[name.removesuffix(" (exhaustive)")]
+    if name == "BayesianOptimization":
+        # keras-tuner's default starts with max(3 x 3 hyperparameters, 3) = 9 random trials, more than
+        # the budget: it would be a random search. Three random points, then the Gaussian process.
+        return kt.BayesianOptimization(build_small_mlp_hp, max_trials=max_trials, num_initial_points=3, **common)
+    oracle = {"GridSearch": kt.GridSearch, "RandomSearch": kt.RandomSearch}[name.removesuffix(" (exhaustive)")]
     return oracle(build_small_mlp_hp, max_trials=max_trials, **common)
 
 
@@ -68,6 +68,10 @@ def compare_tuners(
                 "wall_seconds": round(wall, 1),
                 "best_val_accuracy": float(best.score),
                 "best": {k: v for k, v in best.hyperparameters.values.items() if not k.startswith("tuner/")},
+                "values_tried": {
+                    name: sorted({t.hyperparameters.values[name] for t in done})
+                    for name in ("units", "dropout", "learning_rate")
+                },
             }
         )
         print(
