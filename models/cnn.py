@@ -17,19 +17,22 @@ class ConstraintError(ValueError):
 
 
 def check_cnn_constraints(model: keras.Model, max_params: int = MAX_PARAMS) -> dict:
-    """Refuse ``model`` unless it has fewer than ``max_params`` parameters, a Dropout and a
-    BatchNormalization layer. Returns the counts found, for the report."""
+    """Refuse ``model`` unless it has fewer than ``max_params`` parameters, a Dropout layer that drops
+    something (rate > 0) and a BatchNormalization layer. Returns the counts found, for the report."""
     params = model.count_params()
     kinds = [type(layer).__name__ for layer in model.layers]
     found = {
         "params": params,
-        "dropout_layers": kinds.count("Dropout"),
+        # Dropout(0.0) is the identity: it does not count as the problem's Dropout layer.
+        "dropout_layers": sum(isinstance(layer, layers.Dropout) and layer.rate > 0 for layer in model.layers),
         "batchnorm_layers": kinds.count("BatchNormalization"),
     }
     if params >= max_params:
         raise ConstraintError(f"model '{model.name}' has {params:,} parameters; the limit is fewer than {max_params:,}")
     if not found["dropout_layers"]:
-        raise ConstraintError(f"model '{model.name}' has no Dropout layer; the problem asks for at least one")
+        raise ConstraintError(
+            f"model '{model.name}' has no Dropout layer with a rate above 0; the problem asks for at least one"
+        )
     if not found["batchnorm_layers"]:
         raise ConstraintError(
             f"model '{model.name}' has no BatchNormalization layer; the problem asks for at least one"

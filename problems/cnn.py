@@ -32,7 +32,8 @@ SWEEP_EPOCHS, FINAL_EPOCHS = 1, 10
 N_VALIDATION = 5000
 P_ONE_MEANING = (
     "p = 1.0 follows Keras 2.1.3 (the 2018 stack), which applied dropout only when 0 < rate < 1: the model "
-    "is built with no Dropout layer, so it is not a candidate for the final model. (Keras 3.15's "
+    "is built with no Dropout layer. Neither p = 1.0 nor p = 0.0 (the identity) is a candidate for the final "
+    "model, which needs a Dropout layer that drops something. (Keras 3.15's "
     "Dropout(1.0) would zero every activation in training instead.)"
 )
 # Final-model training settings, chosen on the validation split (see reports/2018/3D/result.json).
@@ -141,9 +142,10 @@ def run(ctx: RunContext, goal: float) -> dict:
     rates = SWEEPS[ctx.edition]
     sweep_epochs = SWEEP_EPOCHS if ctx.epochs is None else min(ctx.epochs, SWEEP_EPOCHS)
     rows = sweep(train, val, rates, ctx.repeats, ctx.seed, sweep_epochs, ctx.verbose)
-    candidates = [r for r in rows if r["dropout_layer"]]  # the final model must keep a Dropout layer
+    # The final model needs a Dropout layer that drops something: p = 0 and p = 1 (no layer) cannot be it.
+    candidates = [r for r in rows if 0 < r["p"] < 1]
     chosen = max(candidates, key=lambda r: r["val_accuracy"])["p"]
-    print(f"chosen p = {chosen} (best validation accuracy among rates that keep a Dropout layer)")
+    print(f"chosen p = {chosen} (best validation accuracy among 0 < p < 1)")
     plots = [
         plot_sweep(
             rows,

@@ -84,6 +84,9 @@ def test_missing_batchnorm_or_dropout_is_refused():
     # p = 1.0 means "no Dropout layer" (Keras 2.1's behaviour), so such a model cannot be the final one.
     with pytest.raises(ConstraintError, match="no Dropout layer"):
         check_cnn_constraints(build_cnn_final(dropout=None))
+    # A rate of 0 is the identity: it does not satisfy the Dropout rule either.
+    with pytest.raises(ConstraintError, match="no Dropout layer with a rate above 0"):
+        check_cnn_constraints(build_cnn_final(dropout=0.0))
 
 
 def test_keras3_rate_one_drops_everything_which_is_why_p1_is_defined():
