@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import platform
 import subprocess
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from functools import cached_property
 from pathlib import Path
 
@@ -45,7 +45,6 @@ class RunContext:
     repeats: int = 1
     test_as_validation: bool = False
     verbose: int = 2
-    extra: dict = field(default_factory=dict)
 
     @property
     def folder(self) -> Path:
