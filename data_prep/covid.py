@@ -22,7 +22,6 @@ tens of millions of rows.
 
 from __future__ import annotations
 
-import hashlib
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -31,6 +30,7 @@ import pandas as pd
 from pandas.api.types import union_categoricals
 
 from data_prep.errors import DataError
+from data_prep.paths import sha256_of
 
 SHIPPED_NAME = "COVID-19_Case_Surveillance_Public_Use_Data.csv"
 SHIPPED_SHA256 = "89b44318475374c8d68610d9f1e48ac3d996e49c4290455fe3831d986254e0f6"  # shared/data/covid/SOURCE.md
@@ -69,14 +69,6 @@ class CovidData:
     frame: pd.DataFrame
     source: str
     summary: dict = field(default_factory=dict)
-
-
-def sha256_of(path: Path, block: int = 1 << 20) -> str:
-    digest = hashlib.sha256()
-    with open(path, "rb") as fh:
-        while chunk := fh.read(block):
-            digest.update(chunk)
-    return digest.hexdigest()
 
 
 def find_covid_csv(data_dir: str | Path | None, covid_csv: str | Path | None) -> tuple[Path, bool]:

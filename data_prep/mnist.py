@@ -8,13 +8,13 @@ four-file layout, with header and size checks in place of checksums. With no dat
 
 from __future__ import annotations
 
-import hashlib
 from pathlib import Path
 
 import numpy as np
 
 from data_prep.errors import DataError
 from data_prep.idx import read_idx
+from data_prep.paths import sha256_of
 
 # The four files, in the order load_data() returns them, with the sha256 of each .gz file.
 MNIST_FILES = {
@@ -28,10 +28,6 @@ FIX_HINT = (
     "copy the four original MNIST files (see shared/data/mnist/SOURCE.md) into {folder}, "
     "or unset --data-dir/$PS4_DATA_DIR to download them with Keras"
 )
-
-
-def sha256_of(path: Path) -> str:
-    return hashlib.sha256(path.read_bytes()).hexdigest()
 
 
 def load_mnist(data_dir: str | Path | None):

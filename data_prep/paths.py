@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import hashlib
 import os
 from pathlib import Path
 
@@ -30,3 +31,12 @@ def resolve_data_dir(cli_value: str | os.PathLike | None = None) -> Path | None:
             "mnist/ and covid/ (for example ../shared/data)"
         )
     return path
+
+
+def sha256_of(path: Path, block: int = 1 << 20) -> str:
+    """The file's sha256 as hex, read in blocks (the CDC's full download is gigabytes)."""
+    digest = hashlib.sha256()
+    with open(path, "rb") as fh:
+        while chunk := fh.read(block):
+            digest.update(chunk)
+    return digest.hexdigest()

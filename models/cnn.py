@@ -9,6 +9,8 @@ from __future__ import annotations
 import keras
 from keras import layers
 
+from training import adam
+
 MAX_PARAMS = 1_000_000
 
 
@@ -121,5 +123,4 @@ def build_cnn_final(
     if dropout is not None:
         model.add(layers.Dropout(dropout, name="dropout_dense"))
     model.add(layers.Dense(num_classes, activation="softmax"))
-    lr = keras.optimizers.schedules.CosineDecay(learning_rate, decay_steps) if decay_steps else learning_rate
-    return _compile(model, keras.optimizers.Adam(lr))
+    return _compile(model, adam(learning_rate, decay_steps))

@@ -12,6 +12,7 @@ import keras
 from keras import layers
 
 from models.budget import MLPBudget, check_budget
+from training import MLP_BATCH_SIZE, adam
 
 BUDGETS = {
     "2C": MLPBudget(max_hidden_units=100, min_hidden_layers=1),
@@ -25,7 +26,9 @@ BUDGETS = {
 # trials are in reports/2018/<id>/tuning_trials.csv). Model part: widths, dropout, learning rate;
 # training part: epochs, batch, pixel shift. Epochs (40) were fixed, not searched.
 # All three searches picked the same rates and shift; only the widths differ.
-_SHARED = dict(dropout_input=0.2, dropout=0.0, learning_rate=0.0027247749283643304, epochs=40, batch_size=128, shift=2)
+_SHARED = dict(
+    dropout_input=0.2, dropout=0.0, learning_rate=0.0027247749283643304, epochs=40, batch_size=MLP_BATCH_SIZE, shift=2
+)
 TUNED = {
     "2C": dict(hidden_units=(100,), **_SHARED),
     "2D": dict(hidden_units=(134, 66), **_SHARED),
@@ -62,8 +65,7 @@ def build_mlp(
         if dropout:
             model.add(layers.Dropout(dropout))
     model.add(layers.Dense(num_classes, activation="softmax"))
-    lr = keras.optimizers.schedules.CosineDecay(learning_rate, decay_steps) if decay_steps else learning_rate
-    model.compile(optimizer=keras.optimizers.Adam(lr), loss="categorical_crossentropy", metrics=["accuracy"])
+    model.compile(optimizer=adam(learning_rate, decay_steps), loss="categorical_crossentropy", metrics=["accuracy"])
     return model
 
 

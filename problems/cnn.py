@@ -19,9 +19,8 @@ import numpy as np
 from data_prep.mnist import one_hot, to_float, validation_split
 from models.cnn import build_cnn_final, check_cnn_constraints
 from problems.context import RunContext
-from problems.depth_width import plot_history
-from problems.report import model_summary, pyplot, save_figure
-from problems.training import final_metrics, fit, history_record, set_seed, steps_per_epoch
+from problems.report import model_summary, plot_history, pyplot, save_figure
+from training import final_metrics, fit, history_record, set_seed, steps_per_epoch, validation_size
 
 SWEEPS = {
     "2018": [round(0.1 * i, 1) for i in range(1, 11)],  # 0.1 ... 1.0, as the 2018 write-up ran it
@@ -29,7 +28,6 @@ SWEEPS = {
 }
 BATCH_SIZE = 32  # the problem's setting for both the sweep and the final model
 SWEEP_EPOCHS, FINAL_EPOCHS = 1, 10
-N_VALIDATION = 5000
 P_ONE_MEANING = (
     "p = 1.0 follows Keras 2.1.3 (the 2018 stack), which applied dropout only when 0 < rate < 1: the model "
     "is built with no Dropout layer. Neither p = 1.0 nor p = 0.0 (the identity) is a candidate for the final "
@@ -72,7 +70,7 @@ def prepare(mnist, seed: int, test_as_validation: bool):
     test = (to_float(x_test)[..., None], one_hot(y_test))
     if test_as_validation:  # the starter notebook's choice: every image trains, the test set validates
         return (x, y), test, test
-    train, val = validation_split(x, y, min(N_VALIDATION, len(x) // 10), seed=seed)
+    train, val = validation_split(x, y, validation_size(len(x)), seed=seed)
     return train, val, test
 
 

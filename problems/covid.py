@@ -18,7 +18,7 @@ from data_prep.errors import DataError
 from models.linear import HIDDEN_UNITS, LEARNING_RATE
 from problems.context import RunContext
 from problems.report import atomic_write_text, model_summary, pyplot, save_figure
-from problems.training import set_seed
+from training import set_seed
 
 TEST_FRACTION = 0.3  # with 6 deaths, stratification puts 2 in test and 4 in train (0.2 would leave 1 in test)
 # Fixed in advance, not chosen on the test split. The training loss still creeps down at 30 epochs, towards

@@ -9,16 +9,13 @@ from __future__ import annotations
 
 import warnings
 
-import numpy as np
-
 from data_prep.mnist import flatten, one_hot, to_float, validation_split
 from models.budget import check_budget
 from models.mlp import BUDGETS, TUNED, build_mlp, build_sample_model
 from problems.context import RunContext
-from problems.report import model_summary, pyplot, save_figure
-from problems.training import final_metrics, fit, history_record, set_seed, steps_per_epoch
+from problems.report import model_summary, plot_history
+from training import final_metrics, fit, history_record, set_seed, steps_per_epoch, validation_size
 
-N_VALIDATION = 5000  # carved from the 60,000 training images; the test set is scored once, at the end
 COURSE_BATCH, COURSE_EPOCHS = 32, 10  # the starter's settings, used for the baseline row
 
 
@@ -28,27 +25,9 @@ def prepare(mnist, seed: int):
     num_classes = int(max(y_train.max(), y_test.max())) + 1
     x, x_test = flatten(to_float(x_train)), flatten(to_float(x_test))
     y, y_test = one_hot(y_train, num_classes), one_hot(y_test, num_classes)
-    # Small --dataset-dir sets keep 90% for fitting.
-    fit_split, val_split = validation_split(x, y, min(N_VALIDATION, len(x) // 10), seed=seed)
+    fit_split, val_split = validation_split(x, y, validation_size(len(x)), seed=seed)
     print(f"fit {fit_split[0].shape}, validation {val_split[0].shape}, test {x_test.shape}")
     return fit_split, val_split, (x_test, y_test), x_train.shape[1:]
-
-
-def plot_history(history, title: str, path) -> str:
-    plt = pyplot()
-
-    fig, (ax_loss, ax_acc) = plt.subplots(1, 2, figsize=(10, 3.6))
-    epochs = np.arange(1, len(history["loss"]) + 1)
-    for key, label in (("", "train"), ("val_", "validation")):
-        ax_loss.plot(epochs, history[key + "loss"], label=label)
-        ax_acc.plot(epochs, history[key + "accuracy"], label=label)
-    ax_loss.set(xlabel="epoch", ylabel="cross-entropy", title="loss")
-    ax_acc.set(xlabel="epoch", ylabel="accuracy", title="accuracy", ylim=(0.95, 1.0))
-    for ax in (ax_loss, ax_acc):
-        ax.grid(alpha=0.3)
-        ax.legend()
-    fig.suptitle(title)
-    return save_figure(fig, path)
 
 
 def run(ctx: RunContext, budget: str, goal: float) -> dict:

@@ -88,6 +88,24 @@ def save_figure(fig, path: str | Path) -> str:
     return Path(path).name
 
 
+def plot_history(history, title: str, path) -> str:
+    """Training and validation loss and accuracy per epoch, side by side; returns the file name."""
+    plt = pyplot()
+
+    fig, (ax_loss, ax_acc) = plt.subplots(1, 2, figsize=(10, 3.6))
+    epochs = range(1, len(history["loss"]) + 1)
+    for key, label in (("", "train"), ("val_", "validation")):
+        ax_loss.plot(epochs, history[key + "loss"], label=label)
+        ax_acc.plot(epochs, history[key + "accuracy"], label=label)
+    ax_loss.set(xlabel="epoch", ylabel="cross-entropy", title="loss")
+    ax_acc.set(xlabel="epoch", ylabel="accuracy", title="accuracy", ylim=(0.95, 1.0))
+    for ax in (ax_loss, ax_acc):
+        ax.grid(alpha=0.3)
+        ax.legend()
+    fig.suptitle(title)
+    return save_figure(fig, path)
+
+
 def evaluate_targets(metrics: dict, target: dict) -> bool | None:
     """True when every target metric is reached (>=); None when the problem sets no target."""
     if not target:

@@ -17,7 +17,7 @@ def run_problem(problem: Problem, ctx: RunContext) -> dict:
     ``params``, ``model_summary``, ``epochs``, ``plots``, ``headline`` (one line for the summary
     table when there is no test accuracy) and ``notes``. Nothing is written if it raises.
     """
-    from problems.training import DETERMINISM, set_seed
+    from training import DETERMINISM, set_seed
 
     set_seed(ctx.seed)
     started = time.perf_counter()

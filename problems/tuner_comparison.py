@@ -12,9 +12,10 @@ from pathlib import Path
 from data_prep.mnist import flatten, one_hot, to_float, validation_split
 from problems.context import RunContext
 from problems.report import pyplot, save_figure
+from training import MLP_BATCH_SIZE, N_VALIDATION
 from tuning.compare import GRID_SIZE, compare_tuners
 
-N_TRAIN, N_VALIDATION = 10_000, 5_000
+N_TRAIN = 10_000
 
 
 def run(ctx: RunContext, max_trials: int = 6, epochs: int = 3) -> dict:
@@ -72,7 +73,7 @@ def run(ctx: RunContext, max_trials: int = 6, epochs: int = 3) -> dict:
             "epochs": epochs,
             "train_images": len(train[0]),
             "validation_images": len(val[0]),
-            "batch_size": 128,
+            "batch_size": MLP_BATCH_SIZE,
         },
         "epochs": epochs,
         "plots": [plot],

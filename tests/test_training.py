@@ -4,7 +4,7 @@ import numpy as np
 
 from data_prep.mnist import flatten, one_hot, to_float
 from models.mlp import build_mlp
-from problems.training import fit, make_dataset, set_seed
+from training import fit, make_dataset, set_seed
 
 
 def _slice(mnist, n_train=3000, n_test=1000):

@@ -14,7 +14,7 @@ from pathlib import Path
 import keras_tuner as kt
 
 from models.mlp import build_small_mlp_hp
-from problems.training import set_seed
+from training import MLP_BATCH_SIZE, set_seed, tuner_seed
 from tuning.common import completed_trials, ensure_success
 
 GRID_SIZE = 12
@@ -22,7 +22,7 @@ GRID_SIZE = 12
 
 def make_tuner(name: str, directory: Path, max_trials: int, epochs: int, seed: int):
     common = dict(
-        objective="val_accuracy", seed=max(seed, 1), directory=str(directory), project_name=name, overwrite=True
+        objective="val_accuracy", seed=tuner_seed(seed), directory=str(directory), project_name=name, overwrite=True
     )
     if name == "Hyperband":
         return kt.Hyperband(build_small_mlp_hp, max_epochs=epochs, factor=3, **common)
@@ -50,7 +50,7 @@ def compare_tuners(
         set_seed(seed)  # the same initial weights stream for every tuner
         tuner = make_tuner(name, directory, trials or max_trials, epochs, seed)
         started = time.perf_counter()
-        tuner.search(*train, validation_data=val, epochs=epochs, batch_size=128, verbose=verbose)
+        tuner.search(*train, validation_data=val, epochs=epochs, batch_size=MLP_BATCH_SIZE, verbose=verbose)
         wall = time.perf_counter() - started
         ensure_success(tuner)
         done = completed_trials(tuner)

@@ -19,12 +19,11 @@ import keras_tuner as kt
 
 from models.budget import MLPBudget
 from models.mlp import build_mlp_hp, split_budget
-from problems.training import make_dataset, steps_per_epoch
+from training import MLP_BATCH_SIZE, make_dataset, steps_per_epoch, tuner_seed
 from tuning.common import ensure_success, open_resumable, trials_table
 
 SEARCH_TRIALS = 12
 SEARCH_EPOCHS = 8
-BATCH_SIZE = 128
 
 
 class MLPHyperModel(kt.HyperModel):
@@ -41,7 +40,7 @@ class MLPHyperModel(kt.HyperModel):
 
     def fit(self, hp, model, x, y, validation_data=None, **kwargs):
         shift = hp.Choice("shift", [0, 1, 2])
-        ds = make_dataset(x, y, batch_size=BATCH_SIZE, seed=self.seed, shift=shift, image_shape=self.image_shape)
+        ds = make_dataset(x, y, batch_size=MLP_BATCH_SIZE, seed=self.seed, shift=shift, image_shape=self.image_shape)
         return model.fit(ds, validation_data=validation_data, shuffle=False, **kwargs)
 
 
@@ -72,14 +71,14 @@ def search_mlp(
         table: every trial (pandas DataFrame), best first.
     """
     trials, epochs = trials or SEARCH_TRIALS, epochs or SEARCH_EPOCHS
-    decay = epochs * steps_per_epoch(len(train[0]), BATCH_SIZE)
+    decay = epochs * steps_per_epoch(len(train[0]), MLP_BATCH_SIZE)
     project = f"mlp_{key}_seed{seed}_t{trials}_e{epochs}"
     tuner = open_resumable(
         lambda: kt.BayesianOptimization(
             MLPHyperModel(budget, decay, seed, image_shape, num_classes=train[1].shape[1]),
             objective="val_accuracy",
             max_trials=trials,
-            seed=max(seed, 1),
+            seed=tuner_seed(seed),
             directory=str(directory),
             project_name=project,
             overwrite=False,

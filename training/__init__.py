@@ -1,13 +1,37 @@
-"""Shared training plumbing: seeding, the tf.data input pipeline (with optional pixel shifts), fitting."""
+"""Training plumbing shared by the problems (``problems/``) and the searches (``tuning/``).
+
+Seeding, the tf.data input pipeline (with optional pixel shifts), fitting, the optimizer every
+trained model uses, and the figures every trained-and-tested problem reports. Nothing here imports
+``problems`` or ``tuning``: they sit on top of it.
+"""
 
 from __future__ import annotations
 
 import keras
 import numpy as np
 
-# Determinism: keras.utils.set_random_seed alone gives bit-identical runs on TF CPU (measured, see
-# shared/STACK.md); TF op determinism is left off because it changes the numbers and costs speed.
+# Determinism: keras.utils.set_random_seed alone gives bit-identical runs on TF CPU (measured on this
+# stack); TF op determinism is left off because it changes the numbers and costs speed.
 DETERMINISM = "keras.utils.set_random_seed (python, numpy, backend); TF op determinism off"
+
+N_VALIDATION = 5000  # images carved from MNIST's 60,000 training images; the test set is scored once, at the end
+MLP_BATCH_SIZE = 128  # the depth-vs-width MLPs and their search
+
+
+def validation_size(n_train: int) -> int:
+    """``N_VALIDATION``, or a tenth of a smaller training set (the small ``--dataset-dir`` sets)."""
+    return min(N_VALIDATION, n_train // 10)
+
+
+def adam(learning_rate: float, decay_steps: int | None = None) -> keras.optimizers.Adam:
+    """Adam at ``learning_rate``; with ``decay_steps`` the rate follows a cosine decay to 0 over them."""
+    lr = keras.optimizers.schedules.CosineDecay(learning_rate, decay_steps) if decay_steps else learning_rate
+    return keras.optimizers.Adam(lr)
+
+
+def tuner_seed(seed: int) -> int:
+    """keras-tuner reads seed 0 as "no seed" (``seed or random...``): seed 0 becomes 1, so every search repeats."""
+    return max(seed, 1)
 
 
 def set_seed(seed: int) -> None:
