@@ -12,7 +12,7 @@ import keras
 from keras import layers
 
 from models.budget import MLPBudget, check_budget
-from training import MLP_BATCH_SIZE, adam
+from training import MLP_BATCH_SIZE, STEPS_PER_EXECUTION, adam
 
 BUDGETS = {
     "2C": MLPBudget(max_hidden_units=100, min_hidden_layers=1),
@@ -65,7 +65,12 @@ def build_mlp(
         if dropout:
             model.add(layers.Dropout(dropout))
     model.add(layers.Dense(num_classes, activation="softmax"))
-    model.compile(optimizer=adam(learning_rate, decay_steps), loss="categorical_crossentropy", metrics=["accuracy"])
+    model.compile(
+        optimizer=adam(learning_rate, decay_steps),
+        loss="categorical_crossentropy",
+        metrics=["accuracy"],
+        steps_per_execution=STEPS_PER_EXECUTION,
+    )
     return model
 
 
@@ -106,7 +111,12 @@ def build_sample_model() -> keras.Model:
         ],
         name="course_sample",
     )
-    model.compile(optimizer=keras.optimizers.Adadelta(1.0), loss="mse", metrics=["categorical_accuracy"])
+    model.compile(
+        optimizer=keras.optimizers.Adadelta(1.0),
+        loss="mse",
+        metrics=["categorical_accuracy"],
+        steps_per_execution=STEPS_PER_EXECUTION,
+    )
     return model
 
 

@@ -4,6 +4,7 @@ failed (bad data, failed search), 2 bad usage (unknown id or option)."""
 from __future__ import annotations
 
 import argparse
+import json
 import os
 import sys
 from pathlib import Path
@@ -102,6 +103,8 @@ def run_selected(args, selected) -> int:
     os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")  # hide the C++ start-up chatter (cuInit on CPU machines)
     from data_prep import DataError, resolve_data_dir
     from problems.context import RunContext
+    from problems.progress import Progress, recorded_seconds
+    from problems.report import atomic_write_text
     from problems.runner import run_problem
     from tuning.common import TuningError
 
@@ -111,7 +114,11 @@ def run_selected(args, selected) -> int:
         print(f"error: {err}", file=sys.stderr)
         return EXIT_USAGE
     failed = []
-    for pid, problem in selected:
+    edition_dir = Path(args.out) / args.edition
+    progress = Progress([pid for pid, _ in selected], recorded_seconds(edition_dir, [pid for pid, _ in selected]))
+    for index, (pid, problem) in enumerate(selected):
+        if len(selected) > 1:
+            print(progress.line(index), flush=True)
         print(f"=== {args.edition} {pid}: {problem.title} (seed {args.seed})", flush=True)
         ctx = RunContext(
             edition=args.edition,
@@ -135,10 +142,15 @@ def run_selected(args, selected) -> int:
             print(f"error: {args.edition} {pid}: {err}", file=sys.stderr)
             failed.append(pid)
             continue
+        progress.finish(pid, result["wall_seconds"])
         verdict = {True: "target reached", False: "TARGET MISSED", None: "done"}[result["passed"]]
         print(
             f"=== {pid}: {verdict} in {result['wall_seconds']:.0f} s; report {ctx.folder / 'result.json'}", flush=True
         )
+    if args.problem.lower() == "all":
+        record = {"edition": args.edition, "seed": args.seed, "failed": failed, **progress.record()}
+        atomic_write_text(edition_dir / "run_all.json", json.dumps(record, indent=2) + "\n")
+        print(f"=== {args.edition}: {len(selected)} problem(s) in {record['wall_seconds']:.0f} s", flush=True)
     if failed:
         print(f"error: {len(failed)} problem(s) failed: {', '.join(failed)}", file=sys.stderr)
         return EXIT_FAILED

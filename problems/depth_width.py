@@ -14,7 +14,7 @@ from models.budget import check_budget
 from models.mlp import BUDGETS, TUNED, build_mlp, build_sample_model
 from problems.context import RunContext
 from problems.report import model_summary, plot_history
-from training import final_metrics, fit, history_record, set_seed, steps_per_epoch, validation_size
+from training import EVAL_BATCH_SIZE, final_metrics, fit, history_record, set_seed, steps_per_epoch, validation_size
 
 COURSE_BATCH, COURSE_EPOCHS = 32, 10  # the starter's settings, used for the baseline row
 
@@ -79,7 +79,7 @@ def run(ctx: RunContext, budget: str, goal: float) -> dict:
         verbose=ctx.verbose,
         image_shape=image_shape,
     )
-    test_loss, test_accuracy = model.evaluate(*test, verbose=0)
+    test_loss, test_accuracy = model.evaluate(*test, batch_size=EVAL_BATCH_SIZE, verbose=0)
     print(f"{ctx.problem_id}: test loss {test_loss:.5f}, test accuracy {test_accuracy:.4f}")
     plots.append(
         plot_history(
@@ -97,7 +97,7 @@ def run(ctx: RunContext, budget: str, goal: float) -> dict:
         with warnings.catch_warnings():  # Keras warns that a 1-unit softmax is constant: that is the point
             warnings.simplefilter("ignore", UserWarning)
             sample.fit(*train, batch_size=COURSE_BATCH, epochs=ctx.epochs or COURSE_EPOCHS, verbose=0)
-            loss, acc = sample.evaluate(*test, verbose=0)
+            loss, acc = sample.evaluate(*test, batch_size=EVAL_BATCH_SIZE, verbose=0)
         baseline = {
             "model": "course sample (Dense 10-10-1 softmax, mse, adadelta)",
             "test_loss": loss,

@@ -46,3 +46,21 @@ def test_shift_moves_pixels_but_keeps_shapes():
     assert xb.shape == (4, 784) and np.array_equal(yb.numpy(), y)
     assert np.allclose(xb.sum(axis=1), 1.0)  # nothing lost: a 2-pixel shift keeps the centre pixel inside
     assert not np.array_equal(xb, x)  # at least one image moved
+
+
+def _epochs_of_shifted(seed, epochs=2):
+    x = np.zeros((6, 7, 7, 1), dtype="float32")
+    x[:, 3, 3, 0] = 1.0  # one lit pixel in the middle of each image
+    ds = make_dataset(x, np.arange(6), batch_size=6, seed=seed, shift=1, shuffle=False, image_shape=(7, 7))
+    return [next(iter(ds))[0].numpy() for _ in range(epochs)]
+
+
+def test_random_shift_moves_each_image_by_whole_pixels_and_new_offsets_each_epoch():
+    first, second = _epochs_of_shifted(seed=5)
+    for batch in (first, second):
+        lit = np.argwhere(batch[..., 0] == 1.0)  # (image, row, col) of each lit pixel
+        assert len(lit) == 6 and np.all(np.abs(lit[:, 1:] - 3) <= 1)  # moved by at most 1 pixel, nothing lost
+        assert batch.sum() == 6.0
+    assert not np.array_equal(first, second)  # a new draw each pass over the data
+    again = _epochs_of_shifted(seed=5)
+    assert all(np.array_equal(a, b) for a, b in zip([first, second], again, strict=True))  # same seed, same shifts

@@ -1,0 +1,370 @@
+"""Speed benchmark: where the training time goes, measured side by side in one run on one machine.
+
+    python benchmarks/speed.py                 # everything, about 10 minutes on 2 cores
+    python benchmarks/speed.py --only levers   # one part: ceiling, levers, throughput, race, problems
+
+Parts (each writes into ``reports/benchmarks/speed.json``, ``speed.md`` and ``speed.png``):
+- ceiling: float32 4096x4096 matrix products, the machine's practical GFLOP/s.
+- levers: ms per training step of the 3D CNN at batch 32 for each input pipeline (Keras'
+  RandomTranslation as the project used before, the whole-pixel gather shift it uses now, no shift)
+  and steps_per_execution 1 or 64: the measured reason for today's defaults.
+- throughput: samples per second of each tuned MLP and of the 3D CNN through the project's
+  pipeline, and the GFLOP/s that makes (3 x the forward pass's multiply-adds x 2) against the ceiling.
+- race: time to 0.985 and 0.990 test accuracy (training time only; the test set is scored after
+  every epoch, off the clock), seconds per epoch and final accuracy of our 3D model against the
+  course's starter CNN, the 2018 write-up's final CNN and keras.io's simple convnet, each through
+  plain ``model.fit`` on the same 55,000 images, and ours also through the project's pipeline.
+- problems: the wall time of ``main.py --problem all`` per edition and per problem, read from the
+  ``run_all.json`` files that such a run leaves in ``reports/<edition>/``.
+
+Timings on shared machines are noisy: compare the ratios within one run, not absolute seconds
+across runs.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import sys
+import time
+from datetime import UTC, datetime
+from pathlib import Path
+
+os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
+REPO = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(REPO))
+
+PARTS = ("ceiling", "levers", "throughput", "race", "problems")
+THRESHOLDS = (0.985, 0.990)
+WRITEUP = "2018 write-up final CNN"
+
+
+def forward_flops(model) -> int:
+    """Multiply-adds x 2 of one sample's forward pass through the Dense and Conv2D layers."""
+    import keras
+
+    flops = 0
+    for layer in model.layers:
+        if isinstance(layer, keras.layers.Dense):
+            flops += 2 * layer.kernel.shape[0] * layer.kernel.shape[1]
+        elif isinstance(layer, keras.layers.Conv2D):
+            kh, kw, cin, cout = layer.kernel.shape
+            _, oh, ow, _ = layer.output.shape
+            flops += 2 * kh * kw * cin * cout * oh * ow
+    return flops
+
+
+def measure_ceiling(size: int = 4096, repeats: int = 5) -> float:
+    """Best GFLOP/s of a float32 ``size`` x ``size`` matrix product."""
+    import tensorflow as tf
+
+    a = tf.random.normal((size, size))
+    b = tf.random.normal((size, size))
+    tf.linalg.matmul(a, b).numpy()  # warm-up
+    best = float("inf")
+    for _ in range(repeats):
+        start = time.perf_counter()
+        tf.linalg.matmul(a, b).numpy()
+        best = min(best, time.perf_counter() - start)
+    return 2 * size**3 / best / 1e9
+
+
+def legacy_dataset(x, y, batch_size: int, seed: int, shift: int):
+    """The project's input pipeline before this benchmark: Keras' RandomTranslation as a tf.data map."""
+    import keras
+    import tensorflow as tf
+
+    aug = keras.layers.RandomTranslation(
+        shift / 28, shift / 28, fill_mode="constant", interpolation="nearest", seed=seed
+    )
+    ds = tf.data.Dataset.from_tensor_slices((x, y)).shuffle(len(x), seed=seed).batch(batch_size)
+    return ds.map(lambda xb, yb: (aug(xb, training=True), yb)).prefetch(2)
+
+
+def ms_per_step(model, dataset, steps: int, rounds: int = 3) -> float:
+    """Median ms per training step over ``rounds`` passes of ``steps`` batches, after a warm-up pass."""
+    import numpy as np
+
+    model.fit(dataset, steps_per_epoch=steps, epochs=1, verbose=0)
+    times = []
+    for _ in range(rounds):
+        start = time.perf_counter()
+        model.fit(dataset, steps_per_epoch=steps, epochs=1, verbose=0)
+        times.append(time.perf_counter() - start)
+    return float(np.median(times)) * 1000 / steps
+
+
+def run_levers(train, seed: int, steps: int) -> list[dict]:
+    """3D CNN ms per step at batch 32: three pipelines x steps_per_execution 1 and 64, interleaved."""
+    import training
+    from problems.cnn import build_for
+
+    pipelines = {
+        "RandomTranslation shift 1 (before)": lambda: legacy_dataset(*train, 32, seed, 1).repeat(),
+        "gather shift 1 (now)": lambda: training.make_dataset(*train, 32, seed, shift=1).repeat(),
+        "no shift": lambda: training.make_dataset(*train, 32, seed, shift=0).repeat(),
+    }
+    rows = []
+    for spe in (1, 64):
+        for name, make in pipelines.items():
+            training.set_seed(seed)
+            model = build_for(0.3, train)
+            model.steps_per_execution = spe  # before the first fit, so the train function is built with it
+            ms = ms_per_step(model, make(), steps)
+            rows.append({"pipeline": name, "steps_per_execution": spe, "ms_per_step": round(ms, 2)})
+            print(f"levers: {name:36s} spe {spe:2d}: {ms:6.2f} ms/step", flush=True)
+    base = rows[0]["ms_per_step"]
+    for row in rows:
+        row["speed_up"] = round(base / row["ms_per_step"], 2)
+    return rows
+
+
+def run_throughput(train_flat, train_img, seed: int, steps: int, ceiling: float) -> list[dict]:
+    """Samples per second of the tuned MLPs (batch 128, shift 2) and the 3D CNN (batch 32, shift 1)."""
+    import training
+    from models.mlp import TUNED, build_mlp
+    from problems.cnn import FINAL_SETTINGS, build_for
+
+    cases = []
+    for key in ("2C", "2D", "2E"):
+        s = TUNED[key]
+
+        def make_mlp(s=s):
+            return build_mlp(s["hidden_units"], s["dropout_input"], s["dropout"], s["learning_rate"])
+
+        cases.append((f"MLP {key} {list(s['hidden_units'])}", make_mlp, train_flat, s["batch_size"], s["shift"]))
+    cases.append(("3D CNN", lambda: build_for(0.3, train_img), train_img, 32, FINAL_SETTINGS["shift"]))
+    rows = []
+    for name, make, data, batch, shift in cases:
+        training.set_seed(seed)
+        model = make()
+        ds = training.make_dataset(*data, batch, seed, shift=shift).repeat()
+        ms = ms_per_step(model, ds, steps)
+        per_second = batch * 1000 / ms
+        gflops = 3 * forward_flops(model) * per_second / 1e9
+        rows.append(
+            {
+                "model": name,
+                "batch_size": batch,
+                "ms_per_step": round(ms, 2),
+                "samples_per_second": round(per_second),
+                "train_mflop_per_sample": round(3 * forward_flops(model) / 1e6, 2),
+                "gflop_per_second": round(gflops, 1),
+                "share_of_ceiling": round(gflops / ceiling, 3),
+            }
+        )
+        print(f"throughput: {name:28s} {per_second:8.0f} samples/s, {gflops:6.1f} GFLOP/s", flush=True)
+    return rows
+
+
+def race_entries(train, seed: int) -> list[dict]:
+    """The contestants: name, factory, batch size, and whether it trains through the project's pipeline."""
+    import training
+    from models.cnn import build_cnn_2018_final, build_keras_io_convnet, build_starter_cnn
+    from problems.cnn import BATCH_SIZE, FINAL_EPOCHS, FINAL_SETTINGS, build_for
+
+    decay = FINAL_EPOCHS * training.steps_per_epoch(len(train[0]), BATCH_SIZE)
+    return [
+        {"name": WRITEUP, "build": build_cnn_2018_final, "batch": 32, "pipeline": False},
+        {"name": "course starter CNN", "build": build_starter_cnn, "batch": 32, "pipeline": False},
+        {"name": "keras.io simple convnet", "build": build_keras_io_convnet, "batch": 128, "pipeline": False},
+        {"name": "ours (3D), plain fit", "build": lambda: build_for(0.3, train), "batch": 32, "pipeline": False},
+        {
+            "name": "ours (3D), project pipeline",
+            "build": lambda: build_for(0.3, train, decay_steps=decay),
+            "batch": BATCH_SIZE,
+            "pipeline": True,
+            "shift": FINAL_SETTINGS["shift"],
+        },
+    ]
+
+
+def run_race(train, test, seed: int, max_epochs: int) -> list[dict]:
+    """Train each contestant epoch by epoch until it reaches 0.990 test accuracy or ``max_epochs``."""
+    import training
+
+    rows = []
+    for entry in race_entries(train, seed):
+        training.set_seed(seed)
+        model = entry["build"]()
+        clock, curve, reached = 0.0, [], {}
+        ds = (
+            training.make_dataset(*train, entry["batch"], seed, shift=entry.get("shift", 0))
+            if entry["pipeline"]
+            else None
+        )
+        for epoch in range(max_epochs):
+            start = time.perf_counter()
+            if ds is not None:
+                model.fit(ds, epochs=epoch + 1, initial_epoch=epoch, verbose=0)
+            else:
+                model.fit(*train, batch_size=entry["batch"], epochs=epoch + 1, initial_epoch=epoch, verbose=0)
+            clock += time.perf_counter() - start
+            accuracy = float(model.evaluate(*test, batch_size=training.EVAL_BATCH_SIZE, verbose=0)[1])
+            curve.append({"epoch": epoch + 1, "train_seconds": round(clock, 2), "test_accuracy": accuracy})
+            for t in THRESHOLDS:
+                if accuracy >= t and t not in reached:
+                    reached[t] = round(clock, 2)
+            print(f"race: {entry['name']:30s} epoch {epoch + 1}: {accuracy:.4f} at {clock:6.1f} s", flush=True)
+            if len(reached) == len(THRESHOLDS):
+                break
+        rows.append(
+            {
+                "model": entry["name"],
+                "params": model.count_params(),
+                "batch_size": entry["batch"],
+                "through": "project pipeline" if entry["pipeline"] else "plain model.fit",
+                "seconds_per_epoch": round(clock / len(curve), 2),
+                "epochs_run": len(curve),
+                "final_test_accuracy": curve[-1]["test_accuracy"],
+                **{f"seconds_to_{t:.3f}": reached.get(t) for t in THRESHOLDS},
+                "curve": curve,
+            }
+        )
+    ref = next(r for r in rows if r["model"] == WRITEUP)
+    for row in rows:
+        for t in THRESHOLDS:
+            mine, theirs = row[f"seconds_to_{t:.3f}"], ref[f"seconds_to_{t:.3f}"]
+            row[f"ratio_to_writeup_{t:.3f}"] = round(mine / theirs, 3) if mine and theirs else None
+    return rows
+
+
+def read_problem_times(reports: Path) -> list[dict]:
+    """Per-edition wall time of the last ``--problem all`` run, from ``reports/<edition>/run_all.json``."""
+    rows = []
+    for path in sorted(reports.glob("*/run_all.json")):
+        run = json.loads(path.read_text())
+        rows.append(
+            {
+                "edition": run["edition"],
+                "total_seconds": run["wall_seconds"],
+                "problems": run["problems"],
+                "date": run["date"],
+            }
+        )
+    return rows
+
+
+def _table(rows: list[dict], columns: list[str]) -> list[str]:
+    lines = ["| " + " | ".join(columns) + " |", "|" + "---|" * len(columns)]
+    for row in rows:
+        lines.append("| " + " | ".join("" if row.get(c) is None else str(row.get(c)) for c in columns) + " |")
+    return lines
+
+
+def render(result: dict) -> str:
+    lines = [
+        "# Speed benchmark",
+        "",
+        f"Generated by `python benchmarks/speed.py`; do not edit. {result['date']}, seed {result['seed']}, "
+        f"{result['cpus']} CPUs, {result['versions'].get('tensorflow')} / keras {result['versions'].get('keras')}. "
+        "Ratios are measured side by side in this one run; absolute seconds are context.",
+    ]
+    if "ceiling_gflops" in result:
+        lines += ["", f"Float32 matrix-product ceiling: **{result['ceiling_gflops']:.0f} GFLOP/s** (4096 x 4096)."]
+    if result.get("levers"):
+        lines += ["", "## Levers: 3D CNN, batch 32, ms per training step", ""]
+        lines += _table(result["levers"], ["pipeline", "steps_per_execution", "ms_per_step", "speed_up"])
+    if result.get("throughput"):
+        lines += ["", "## Throughput against the ceiling (project pipeline)", ""]
+        lines += _table(
+            result["throughput"],
+            ["model", "batch_size", "ms_per_step", "samples_per_second", "train_mflop_per_sample",
+             "gflop_per_second", "share_of_ceiling"],
+        )  # fmt: skip
+    if result.get("race"):
+        lines += ["", "## Time to test accuracy (training seconds; scoring off the clock)", ""]
+        cols = ["model", "params", "batch_size", "through", "seconds_per_epoch", "epochs_run", "final_test_accuracy"]
+        cols += [f"seconds_to_{t:.3f}" for t in THRESHOLDS] + [f"ratio_to_writeup_{t:.3f}" for t in THRESHOLDS]
+        lines += _table(result["race"], cols)
+        lines += ["", "Empty cells: the threshold was not reached within the epochs run."]
+    if result.get("problems"):
+        lines += ["", "## `main.py --problem all`, wall seconds", ""]
+        for run in result["problems"]:
+            lines += [f"### Edition {run['edition']}: {run['total_seconds']:.0f} s in all ({run['date']})", ""]
+            lines += _table(run["problems"], ["id", "wall_seconds"]) + [""]
+    return "\n".join(lines) + "\n"
+
+
+def plot(result: dict, path: Path) -> None:
+    from problems.report import pyplot, save_figure
+
+    plt = pyplot()
+    fig, (ax_race, ax_lever) = plt.subplots(1, 2, figsize=(12, 4))
+    for row in result.get("race", []):
+        seconds = [c["train_seconds"] for c in row["curve"]]
+        ax_race.plot(seconds, [c["test_accuracy"] for c in row["curve"]], marker="o", label=row["model"])
+    for t in THRESHOLDS:
+        ax_race.axhline(t, color="grey", lw=0.8, ls="--")
+    ax_race.set(xlabel="training seconds", ylabel="test accuracy", ylim=(0.97, 1.0), title="time to accuracy")
+    ax_race.legend(fontsize=7)
+    levers = result.get("levers", [])
+    if levers:
+        labels = [f"{r['pipeline']}\nspe {r['steps_per_execution']}" for r in levers]
+        ax_lever.barh(labels, [r["ms_per_step"] for r in levers])
+        ax_lever.set(xlabel="ms per step (3D CNN, batch 32)", title="input pipeline and steps_per_execution")
+        ax_lever.tick_params(labelsize=7)
+    save_figure(fig, path)
+
+
+def main(argv=None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    parser.add_argument("--only", nargs="+", choices=PARTS, default=list(PARTS), help="which parts to run")
+    parser.add_argument("--data-dir", help="folder holding mnist/ (default $PS4_DATA_DIR, else Keras' download)")
+    parser.add_argument("--out", default=str(REPO / "reports" / "benchmarks"), help="output folder")
+    parser.add_argument("--seed", type=int, default=1)
+    parser.add_argument("--steps", type=int, default=256, help="steps per timing pass (levers, throughput)")
+    parser.add_argument("--max-epochs", type=int, default=6, help="epoch cap per race contestant")
+    args = parser.parse_args(argv)
+
+    import keras
+
+    from data_prep import DataError, resolve_data_dir
+    from data_prep.mnist import flatten, load_mnist, one_hot, to_float, validation_split
+    from problems.context import versions
+    from problems.report import atomic_write_text
+    from training import validation_size
+
+    try:
+        (x, y), (xt, yt) = load_mnist(resolve_data_dir(args.data_dir))
+    except DataError as err:
+        print(f"error: {err}", file=sys.stderr)
+        return 1
+    x, y, xt, yt = to_float(x)[..., None], one_hot(y), to_float(xt)[..., None], one_hot(yt)
+    train, _ = validation_split(x, y, validation_size(len(x)), seed=args.seed)  # the problems' 55,000 images
+    flat = (flatten(train[0]), train[1])
+
+    out = Path(args.out)
+    out.mkdir(parents=True, exist_ok=True)
+    json_path = out / "speed.json"
+    result = json.loads(json_path.read_text()) if json_path.is_file() else {}  # parts not rerun are kept
+    result.update(
+        seed=args.seed,
+        cpus=os.cpu_count(),
+        versions=versions(),
+        date=datetime.now(UTC).isoformat(timespec="seconds"),
+        keras_backend=keras.backend.backend(),
+    )
+    started = time.perf_counter()
+    if "ceiling" in args.only or "throughput" in args.only:
+        result["ceiling_gflops"] = round(measure_ceiling(), 1)
+        print(f"ceiling: {result['ceiling_gflops']} GFLOP/s", flush=True)
+    if "levers" in args.only:
+        result["levers"] = run_levers(train, args.seed, args.steps)
+    if "throughput" in args.only:
+        result["throughput"] = run_throughput(flat, train, args.seed, args.steps, result["ceiling_gflops"])
+    if "race" in args.only:
+        result["race"] = run_race(train, (xt, yt), args.seed, args.max_epochs)
+    if "problems" in args.only:
+        result["problems"] = read_problem_times(REPO / "reports")
+    result["wall_seconds"] = round(time.perf_counter() - started, 1)
+    atomic_write_text(json_path, json.dumps(result, indent=2) + "\n")
+    atomic_write_text(out / "speed.md", render(result))
+    plot(result, out / "speed.png")
+    print(f"wrote {json_path.relative_to(REPO) if json_path.is_relative_to(REPO) else json_path}, speed.md, speed.png")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
