@@ -128,7 +128,8 @@ def markdown(record: dict) -> str:
         f"Importing the libraries 2C uses (Keras with TensorFlow, scikit-learn, matplotlib, pandas) and nothing else "
         f"peaks at {record['stack_import_peak_mb']} MB: most of 2C's peak is that fixed cost.",
         "",
-        f"Load average at the start: {record['load_average']} on {record['cpus']} CPUs (other work may share them).",
+        f"Load average at the start: {record['load_average']} on {record['cpus']} CPUs. Times depend on what else "
+        "runs on the machine (a busy machine slows the small files as much as the large ones); peak memory does not.",
         "",
         "Versions: " + ", ".join(f"{k} {v}" for k, v in record["versions"].items()) + ".",
         "",
