@@ -29,11 +29,12 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--epochs", type=int, help="override the problem's epochs, for quick looks")
     parser.add_argument(
         "--data-dir",
-        help="folder holding mnist/ and covid/ (default: $PS4_DATA_DIR; with neither, MNIST is downloaded by Keras)",
+        help="folder holding mnist/ (default: $PS4_DATA_DIR; with neither, MNIST is downloaded by Keras)",
     )
     parser.add_argument("--dataset-dir", help="a folder of four MNIST-format IDX files to use instead of MNIST")
     parser.add_argument(
-        "--covid-csv", help="a CDC case-surveillance CSV to use instead of <data-dir>/covid/ (2023 2B-2D)"
+        "--covid-csv",
+        help="a CDC case-surveillance CSV to use instead of the shipped extract in data/covid/ (2023 2B-2D)",
     )
     parser.add_argument("--out", default="reports", help="reports root (default reports/)")
     parser.add_argument("--tune", action="store_true", help="run the keras-tuner search instead of the stored settings")
