@@ -128,7 +128,7 @@ def run_pooling(ctx: RunContext) -> dict:
         result["metrics"]["noise"] = noise["metrics"]
         result["plots"] = noise["plots"]
         result["notes"] = noise["notes"]
-        result["uses_mnist"] = True
+        result["data"] = noise["data"]
     return result
 
 
@@ -211,5 +211,5 @@ def run_pooling_noise(ctx: RunContext, n_images: int = 2000, filters: int = 16) 
         f"{drop10['average 2x2']:.3f} average-pooled, {drop10['max 2x2']:.3f} max-pooled",
         "plots": [plot],
         "notes": notes,
-        "uses_mnist": True,
+        "data": ctx.mnist_description,
     }

@@ -12,7 +12,7 @@ from pathlib import Path
 from data_prep.mnist import flatten, one_hot, to_float, validation_split
 from problems.context import RunContext
 from problems.report import pyplot, save_figure
-from training import MLP_BATCH_SIZE, N_VALIDATION
+from training import MLP_BATCH_SIZE, validation_size
 from tuning.compare import GRID_SIZE, compare_tuners
 
 N_TRAIN = 10_000
@@ -21,7 +21,7 @@ N_TRAIN = 10_000
 def run(ctx: RunContext, max_trials: int = 6, epochs: int = 3) -> dict:
     (x, y), _ = ctx.mnist
     x, y = flatten(to_float(x)), one_hot(y)
-    train, val = validation_split(x, y, N_VALIDATION, seed=ctx.seed)
+    train, val = validation_split(x, y, validation_size(len(x)), seed=ctx.seed)
     train = (train[0][:N_TRAIN], train[1][:N_TRAIN])
     epochs = ctx.epochs or epochs
     # Each comparison starts fresh (overwrite=True): the trials themselves are the measurement.
@@ -78,5 +78,5 @@ def run(ctx: RunContext, max_trials: int = 6, epochs: int = 3) -> dict:
         "epochs": epochs,
         "plots": [plot],
         "notes": notes,
-        "uses_mnist": True,
+        "data": ctx.mnist_description,
     }
