@@ -5,11 +5,12 @@ import os
 import subprocess
 import sys
 import time
+from pathlib import Path
 
 import pytest
 
 from problems.cli import main
-from problems.context import check_writable
+from problems.context import RunContext, check_writable
 from problems.report import REQUIRED_KEYS, atomic_write_text, evaluate_targets, rebuild_reports, write_result
 from tests.conftest import REPO
 
@@ -130,7 +131,7 @@ def test_corrupt_mnist_fails_the_run_with_exit_1(tmp_path, capsys):
     assert main(["--problem", "2B", "--data-dir", str(tmp_path), "--out", str(out)]) == 1
     err = capsys.readouterr().err
     assert "train-images-idx3-ubyte.gz" in err and "Traceback" not in err
-    assert not (out / "2018" / "2B" / "result.json").exists()
+    assert not out.exists()  # bad data leaves nothing behind: no result, no report folder, no empty root
 
 
 def test_an_unwritable_output_folder_fails_in_one_line_before_any_work(tmp_path):
@@ -164,3 +165,12 @@ def test_tensorflow_start_up_lines_are_hidden_by_default(tmp_path):
     assert proc.returncode == 0, proc.stderr
     assert proc.stderr == ""  # no oneDNN, CUDA stub, CPU feature or absl lines
     assert proc.stdout.splitlines()[0].startswith("=== 2018 3B") and "608" in proc.stdout
+
+
+def test_a_data_sets_report_folder_is_named_for_it_and_never_an_editions():
+    def folder(dataset):
+        return RunContext(edition="2018", problem_id="2C", out_dir=Path("out"), dataset_dir=dataset).folder
+
+    assert folder(None) == Path("out/2018/2C")
+    assert folder(Path("/data/Fashion MNIST!")) == Path("out/Fashion-MNIST/2018/2C")
+    assert folder(Path("/data/2018")) == Path("out/dataset-2018/2018/2C")  # not inside MNIST's 2018/
