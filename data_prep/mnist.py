@@ -1,8 +1,8 @@
 """MNIST: the four original IDX files, checksummed, returned exactly as ``keras.datasets.mnist.load_data()``.
 
-``load_mnist(data_dir)`` reads ``data_dir/mnist/*.gz`` and verifies each file's sha256 (the values
-in shared/data/mnist/SOURCE.md). ``load_idx_dataset(folder)`` reads any data set in the same
-four-file layout, with header and size checks in place of checksums. With no data directory,
+``load_mnist(data_dir)`` reads ``data_dir/mnist/*.gz`` and verifies each file's sha256 (the
+published values, in ``MNIST_FILES`` below). ``load_idx_dataset(folder)`` reads any data set in the
+same four-file layout, with header and size checks in place of checksums. With no data directory,
 ``load_mnist(None)`` falls back to Keras' own download, which needs internet.
 """
 
@@ -25,8 +25,8 @@ MNIST_FILES = {
 }
 IDX_STEMS = list(MNIST_FILES)  # same names, with or without .gz, for any IDX data set
 FIX_HINT = (
-    "copy the four original MNIST files (see shared/data/mnist/SOURCE.md) into {folder}, "
-    "or unset --data-dir/$PS4_DATA_DIR to download them with Keras"
+    "copy the four original MNIST IDX files (" + ", ".join(MNIST_FILES) + "; sha256 listed in "
+    "data_prep/mnist.py) into {folder}, or unset --data-dir/$PS4_DATA_DIR to let Keras download MNIST"
 )
 
 
@@ -34,7 +34,7 @@ def load_mnist(data_dir: str | Path | None):
     """Load real MNIST.
 
     Args:
-        data_dir: a folder holding ``mnist/`` (as shared/data does), or the ``mnist/`` folder itself;
+        data_dir: a folder holding ``mnist/``, or the ``mnist/`` folder itself;
             None falls back to ``keras.datasets.mnist.load_data()`` (downloads; needs internet).
 
     Returns:
@@ -59,7 +59,31 @@ def load_mnist(data_dir: str | Path | None):
                 f"MNIST file {path} is corrupt: sha256 {actual[:16]}... should be {expected[:16]}...; "
                 + FIX_HINT.format(folder=folder)
             )
-    return _read_four(folder, IDX_STEMS)
+    return _read_four([folder / name for name in MNIST_FILES])
+
+
+def idx_dataset_files(folder: str | Path) -> list[Path]:
+    """The four IDX files of the data set in ``folder`` (``.gz`` or not), in load_data() order.
+
+    Raises:
+        DataError: the folder or one of the four files is missing.
+    """
+    folder = Path(folder)
+    if not folder.is_dir():
+        raise DataError(f"--dataset-dir {folder} does not exist")
+    files = []
+    for stem in IDX_STEMS:
+        gz, plain = folder / stem, folder / stem.removesuffix(".gz")
+        if not (gz.is_file() or plain.is_file()):
+            raise DataError(f"{folder}: missing {plain.name} (or {gz.name}); an IDX data set needs all four files")
+        files.append(gz if gz.is_file() else plain)
+    return files
+
+
+def describe_idx_dataset(folder: str | Path, name: str) -> str:
+    """A data set in IDX form by name and checksums, for reports (no path of this machine)."""
+    sums = ", ".join(f"{path.name} {sha256_of(path)[:16]}" for path in idx_dataset_files(folder))
+    return f"IDX data set '{name}' (--dataset-dir; header and size checks; sha256 prefixes: {sums})"
 
 
 def load_idx_dataset(folder: str | Path):
@@ -69,15 +93,7 @@ def load_idx_dataset(folder: str | Path):
     with the same n, and train and test images the same size.
     """
     folder = Path(folder)
-    if not folder.is_dir():
-        raise DataError(f"--dataset-dir {folder} does not exist")
-    names = []
-    for stem in IDX_STEMS:
-        gz, plain = folder / stem, folder / stem.removesuffix(".gz")
-        if not (gz.is_file() or plain.is_file()):
-            raise DataError(f"{folder}: missing {plain.name} (or {gz.name}); an IDX data set needs all four files")
-        names.append(gz.name if gz.is_file() else plain.name)
-    (x_train, y_train), (x_test, y_test) = _read_four(folder, names)
+    (x_train, y_train), (x_test, y_test) = _read_four(idx_dataset_files(folder))
     for name, x, y in (("train", x_train, y_train), ("test", x_test, y_test)):
         if x.ndim != 3 or y.ndim != 1 or x.dtype != np.uint8:
             raise DataError(f"{folder}: {name} images must be (n, rows, cols) uint8 and labels (n,)")
@@ -88,8 +104,8 @@ def load_idx_dataset(folder: str | Path):
     return (x_train, y_train), (x_test, y_test)
 
 
-def _read_four(folder: Path, names: list[str]):
-    x_train, y_train, x_test, y_test = (read_idx(folder / n) for n in names)
+def _read_four(paths: list[Path]):
+    x_train, y_train, x_test, y_test = (read_idx(path) for path in paths)
     return (x_train, y_train), (x_test, y_test)
 
 
@@ -101,7 +117,8 @@ def _load_from_keras():
     except Exception as err:  # Keras wraps every network failure differently
         raise DataError(
             f"no data directory given and Keras could not download MNIST ({type(err).__name__}: {err}). "
-            "Offline, set PS4_DATA_DIR (or --data-dir) to a folder holding mnist/ with the four IDX files."
+            "Offline, set PS4_DATA_DIR (or --data-dir) to a folder holding mnist/ with the four original MNIST "
+            "IDX files (" + ", ".join(MNIST_FILES) + ")."
         ) from None
 
 

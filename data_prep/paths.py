@@ -27,8 +27,8 @@ def resolve_data_dir(cli_value: str | os.PathLike | None = None) -> Path | None:
     if not path.is_dir():
         source = "--data-dir" if cli_value else f"${DATA_DIR_ENV}"
         raise DataError(
-            f"data directory {path} (from {source}) does not exist; point it at a folder holding "
-            "mnist/ and covid/ (for example ../shared/data)"
+            f"data directory {path} (from {source}) does not exist; point it at a folder holding mnist/ "
+            "with the four original MNIST IDX files"
         )
     return path
 

@@ -34,9 +34,6 @@ class MLPBudget:
     max_hidden_units: int
     min_hidden_layers: int = 1
 
-    def describe(self) -> str:
-        return f"at most {self.max_hidden_units} hidden units, at least {self.min_hidden_layers} hidden layer(s)"
-
 
 @dataclass(frozen=True)
 class BudgetReport:

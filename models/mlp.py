@@ -1,9 +1,10 @@
 """Depth-vs-width MLPs on flattened MNIST (2018 2C-2E, 2023 3B-3D), and the course's sample model.
 
-Every factory returns a compiled Keras model that passes ``models.budget.check_budget`` for its
-problem. The widths and rates in ``TUNED`` were chosen by the keras-tuner search in
-``tuning/mlp_search.py`` on a validation split of the training set (never the test set); rerun it
-with ``python main.py --problem 2C --tune``.
+``build_mlp`` with a budget's ``TUNED`` settings gives a compiled Keras model that passes
+``models.budget.check_budget`` for that budget (``problems/depth_width.py`` checks it every run).
+The widths, dropout rates, learning rate and pixel shift in ``TUNED`` were chosen by the keras-tuner
+search in ``tuning/mlp_search.py`` on a validation split of the training set (never the test set);
+rerun it with ``python main.py --problem 2C --tune``. Epochs and batch size were fixed, not searched.
 """
 
 from __future__ import annotations
@@ -23,8 +24,8 @@ BUDGETS = {
 # Chosen on validation data by `python main.py --problem <id> --tune --seed 1` (tuning/mlp_search.py:
 # 12 trials of 8 epochs on a 55,000/5,000 split of the training set, all of them the Bayesian oracle's
 # initial random draws; best validation accuracy 0.9774 / 0.9840 / 0.9884 for 2C / 2D / 2E; the
-# trials are in reports/2018/<id>/tuning_trials.csv). Model part: widths, dropout, learning rate;
-# training part: epochs, batch, pixel shift. Epochs (40) were fixed, not searched.
+# trials are in reports/2018/<id>/tuning_trials.csv). Searched: widths, dropout, learning rate and the
+# pixel shift. Fixed, not searched: epochs (8 a trial, 40 for the final training) and the batch size.
 # All three searches picked the same rates and shift; only the widths differ.
 _SHARED = dict(
     dropout_input=0.2, dropout=0.0, learning_rate=0.0027247749283643304, epochs=40, batch_size=MLP_BATCH_SIZE, shift=2
@@ -34,7 +35,6 @@ TUNED = {
     "2D": dict(hidden_units=(134, 66), **_SHARED),
     "2E": dict(hidden_units=(501, 333, 166), **_SHARED),
 }
-MODEL_KEYS = ("hidden_units", "dropout_input", "dropout", "learning_rate")
 
 
 def build_mlp(
@@ -74,29 +74,6 @@ def build_mlp(
     return model
 
 
-def build_tuned_mlp(problem: str, decay_steps: int | None = None) -> keras.Model:
-    """The tuned model for ``problem`` ('2C', '2D' or '2E'), checked against its budget."""
-    settings = {k: TUNED[problem][k] for k in MODEL_KEYS}
-    model = build_mlp(**settings, decay_steps=decay_steps, name=f"mlp_{problem.lower()}")
-    check_budget(model, BUDGETS[problem])
-    return model
-
-
-def build_mlp_2c(decay_steps: int | None = None) -> keras.Model:
-    """2C: at most 100 hidden units. Expected: test accuracy >= 0.975 (goal 0.982)."""
-    return build_tuned_mlp("2C", decay_steps)
-
-
-def build_mlp_2d(decay_steps: int | None = None) -> keras.Model:
-    """2D: at most 200 hidden units in at least 2 layers. Expected: >= 0.980 (goal 0.983)."""
-    return build_tuned_mlp("2D", decay_steps)
-
-
-def build_mlp_2e(decay_steps: int | None = None) -> keras.Model:
-    """2E: at most 1000 hidden units in at least 3 layers. Expected: >= 0.983 (goal 0.986)."""
-    return build_tuned_mlp("2E", decay_steps)
-
-
 def build_sample_model() -> keras.Model:
     """The course's deliberately poor sample: Dense(10) relu, Dropout(0.4), Dense(10) relu,
     Dense(1) softmax, mse, adadelta. A 1-unit softmax always outputs 1.0, so it cannot learn:
@@ -134,7 +111,8 @@ def build_mlp_hp(
     """keras-tuner search space inside ``budget``: depth, shape, dropout, learning rate.
 
     Every candidate spends the whole budget (extra units never hurt an MLP with dropout here), so
-    the search is about how to spend it. Pixel shift and epochs are tuned in the fit step.
+    the search is about how to spend it. The pixel shift is searched in the fit step
+    (``tuning.mlp_search.MLPHyperModel``); epochs and batch size are fixed, not searched.
     """
     n = hp.Int("hidden_layers", budget.min_hidden_layers, budget.min_hidden_layers + 2)
     shape = hp.Choice("shape", ["equal", "funnel"])

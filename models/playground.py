@@ -116,18 +116,6 @@ def dead_units(model: keras.Model, x) -> list[np.ndarray]:
     return [np.all(a == 0, axis=0) for a in hidden_activations(model, x)]
 
 
-def playground_loss(model: keras.Model, x, y) -> float:
-    """The Playground's reported loss: mean over points of 1/2 (output - label)^2."""
-    out = np.asarray(model(np.asarray(x, dtype=DTYPE)))[:, 0]
-    return float(np.mean(0.5 * (out - np.asarray(y)) ** 2))
-
-
-def accuracy(model: keras.Model, x, y) -> float:
-    """Share of points whose output has the label's sign (an output of exactly 0 counts as +1)."""
-    out = np.asarray(model(np.asarray(x, dtype=DTYPE)))[:, 0]
-    return float(np.mean(np.where(out >= 0, 1.0, -1.0) == np.asarray(y)))
-
-
 class PlaygroundSGD:
     """The Playground's training rule (nn.ts ``backProp`` + ``updateWeights``) for a Keras model.
 

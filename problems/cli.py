@@ -9,7 +9,7 @@ import os
 import sys
 from pathlib import Path
 
-from problems.registry import DEFAULT_EDITION, EDITIONS, lookup, problems_for
+from problems.registry import DEFAULT_EDITION, EDITIONS, groups, problems_for, resolve
 
 EXIT_FAILED, EXIT_USAGE = 1, 2
 
@@ -23,7 +23,11 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument(
         "--rebuild-reports", action="store_true", help="re-render report.md and summary.md from the result.json files"
     )
-    parser.add_argument("--problem", metavar="ID|all", help="problem id in the chosen edition, or 'all'")
+    parser.add_argument(
+        "--problem",
+        metavar="ID|all",
+        help="problem id in the chosen edition, a group id (2018: 1A runs 1Ai and 1Aii, 1C runs 1Ci and 1Cii) or 'all'",
+    )
     parser.add_argument("--edition", choices=EDITIONS, default=DEFAULT_EDITION, help="numbering (default 2018)")
     parser.add_argument("--seed", type=int, default=1, help="random seed (default 1)")
     parser.add_argument("--epochs", type=int, help="override the problem's epochs, for quick looks")
@@ -31,7 +35,11 @@ def build_parser() -> argparse.ArgumentParser:
         "--data-dir",
         help="folder holding mnist/ (default: $PS4_DATA_DIR; with neither, MNIST is downloaded by Keras)",
     )
-    parser.add_argument("--dataset-dir", help="a folder of four MNIST-format IDX files to use instead of MNIST")
+    parser.add_argument(
+        "--dataset-dir",
+        help="a folder of four MNIST-format IDX files to use instead of MNIST in the problems that read MNIST; "
+        "results go to <out>/<folder name>/<edition>/<id>/",
+    )
     parser.add_argument(
         "--covid-csv",
         help="a CDC case-surveillance CSV to use instead of the shipped extract in data/covid/ (2023 2B-2D)",
@@ -58,6 +66,8 @@ def print_list(edition: str) -> None:
         other = ", ".join(f"{e} {i}" for e, i in problem.ids.items() if e != edition)
         state = "implemented" if problem.implemented else "not yet"
         print(f"  {pid:5s} {problem.title:58s} [{state}]" + (f"  (= {other})" if other else ""))
+    for group, parts in groups(edition).items():
+        print(f"Group id {group} runs {' and '.join(parts)}.")
 
 
 def main(argv=None) -> int:
@@ -77,17 +87,29 @@ def main(argv=None) -> int:
         selected = [(pid, p) for pid, p in problems_for(args.edition) if p.implemented]
     else:
         try:
-            problem = lookup(args.edition, args.problem)
+            selected = resolve(args.edition, args.problem)
         except KeyError as err:
             print(f"error: {err.args[0]}", file=sys.stderr)
             return EXIT_USAGE
-        if not problem.implemented:
+        missing = [f"{pid} ({p.title})" for pid, p in selected if not p.implemented]
+        if missing:
             print(
-                f"error: problem {args.problem} of edition {args.edition} ({problem.title}) is not implemented yet",
+                f"error: problem {', '.join(missing)} of edition {args.edition} is not implemented yet",
                 file=sys.stderr,
             )
             return EXIT_USAGE
-        selected = [(problem.ids[args.edition], problem)]
+    if args.dataset_dir:
+        # Another data set replaces MNIST only where a problem reads MNIST; the others have nothing to rerun.
+        on_mnist = [(pid, p) for pid, p in selected if p.uses_mnist(args.edition)]
+        if not on_mnist:
+            reads = ", ".join(pid for pid, p in problems_for(args.edition) if p.uses_mnist(args.edition))
+            print(
+                f"error: --dataset-dir replaces MNIST, which {args.problem} does not read; "
+                f"problems of edition {args.edition} that read it: {reads}",
+                file=sys.stderr,
+            )
+            return EXIT_USAGE
+        selected = on_mnist
     for name, value in (
         ("--seed", args.seed),
         ("--epochs", args.epochs),
@@ -100,22 +122,48 @@ def main(argv=None) -> int:
     return run_selected(args, selected)
 
 
+def import_tensorflow_quietly() -> None:
+    """Import TensorFlow and start its devices with stderr silenced, when the log level is 3 (main.py's
+    default). Some start-up lines (CUDA stub, absl's "before InitializeLog" warning) are written before
+    TensorFlow reads TF_CPP_MIN_LOG_LEVEL, so only closing the stream hides them. Python errors still
+    show: they are raised after stderr is restored."""
+    if os.environ.get("TF_CPP_MIN_LOG_LEVEL") != "3" or "tensorflow" in sys.modules:
+        return
+    saved, null = os.dup(2), os.open(os.devnull, os.O_WRONLY)
+    sys.stderr.flush()
+    os.dup2(null, 2)
+    try:
+        import tensorflow as tf
+
+        tf.config.list_logical_devices()  # device start-up writes the second batch of lines
+    finally:
+        os.dup2(saved, 2)
+        os.close(saved)
+        os.close(null)
+
+
 def run_selected(args, selected) -> int:
-    os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")  # hide the C++ start-up chatter (cuInit on CPU machines)
+    """Run each selected problem; checks the data directory and the output folder before any work."""
     from data_prep import DataError, resolve_data_dir
-    from problems.context import RunContext
+    from problems.context import RunContext, check_writable
     from problems.progress import Progress, recorded_seconds
     from problems.report import atomic_write_text
-    from problems.runner import run_problem
-    from tuning.common import TuningError
 
     try:
         data_dir = resolve_data_dir(args.data_dir)
-    except DataError as err:
+        check_writable(args.out)
+    except (DataError, OSError) as err:
         print(f"error: {err}", file=sys.stderr)
         return EXIT_USAGE
+    import_tensorflow_quietly()  # only once the options are known good: it takes seconds
+    from problems.runner import run_problem
+    from tuning.common import TuningError
+
     failed = []
-    edition_dir = Path(args.out) / args.edition
+    dataset_dir = Path(args.dataset_dir) if args.dataset_dir else None
+    edition_dir = (
+        RunContext(args.edition, "", dataset_dir=dataset_dir, out_dir=Path(args.out)).results_root / args.edition
+    )
     progress = Progress([pid for pid, _ in selected], recorded_seconds(edition_dir, [pid for pid, _ in selected]))
     for index, (pid, problem) in enumerate(selected):
         if len(selected) > 1:
@@ -127,7 +175,7 @@ def run_selected(args, selected) -> int:
             seed=args.seed,
             epochs=args.epochs,
             data_dir=data_dir,
-            dataset_dir=Path(args.dataset_dir) if args.dataset_dir else None,
+            dataset_dir=dataset_dir,
             covid_csv=Path(args.covid_csv) if args.covid_csv else None,
             repeats=args.repeats,
             test_as_validation=args.test_as_validation,
@@ -145,6 +193,8 @@ def run_selected(args, selected) -> int:
             continue
         progress.finish(pid, result["wall_seconds"])
         verdict = {True: "target reached", False: "TARGET MISSED", None: "done"}[result["passed"]]
+        if result["not_comparable"]:
+            verdict += f" ({result['not_comparable']})"
         print(
             f"=== {pid}: {verdict} in {result['wall_seconds']:.0f} s; report {ctx.folder / 'result.json'}", flush=True
         )

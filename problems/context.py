@@ -2,11 +2,16 @@
 
 from __future__ import annotations
 
+import os
 import platform
+import re
 import subprocess
+import tempfile
 from dataclasses import dataclass
 from functools import cached_property
 from pathlib import Path
+
+from problems.registry import EDITIONS
 
 REPO_ROOT = Path(__file__).resolve().parent.parent
 
@@ -20,9 +25,10 @@ class RunContext:
         seed: the run's seed; the same seed on the same machine gives the same numbers.
         epochs: override of the problem's epochs (None keeps its default).
         data_dir: folder holding mnist/ and covid/, or None for Keras' online fallback.
-        dataset_dir: a folder of four IDX files used instead of MNIST (no checksums), or None.
+        dataset_dir: a folder of four IDX files used instead of MNIST (no checksums), or None. Its
+            results are its own: they go under ``out_dir/<data set name>/``, never over MNIST's.
         covid_csv: a CDC case-surveillance CSV used instead of ``data_dir/covid/``, or None.
-        out_dir: the reports root; this run writes under ``out_dir/edition/problem_id``.
+        out_dir: the reports root; this run writes under ``results_root/edition/problem_id``.
         tune: run the keras-tuner search instead of using the stored tuned settings.
         trials: number of tuner trials (None keeps the problem's default).
         tuner_dir: where keras-tuner keeps its trials (resumable).
@@ -47,11 +53,29 @@ class RunContext:
     verbose: int = 2
 
     @property
+    def dataset_name(self) -> str | None:
+        """The ``--dataset-dir`` data set's name (its folder's name, made safe for a path), or None for MNIST."""
+        if self.dataset_dir is None:
+            return None
+        name = re.sub(r"[^A-Za-z0-9._-]+", "-", Path(self.dataset_dir).resolve().name).strip("-.") or "dataset"
+        return f"dataset-{name}" if name in EDITIONS else name  # never a folder that looks like an edition
+
+    @property
+    def on_write_up_data(self) -> bool:
+        """True unless ``--dataset-dir`` replaces MNIST: only then are the write-ups' figures comparable."""
+        return self.dataset_dir is None
+
+    @property
+    def results_root(self) -> Path:
+        """``out_dir`` for MNIST runs; ``out_dir/<data set name>`` for a ``--dataset-dir`` run."""
+        root = Path(self.out_dir)
+        return root if self.dataset_name is None else root / self.dataset_name
+
+    @property
     def folder(self) -> Path:
-        """This problem's report folder (created on first use)."""
-        path = Path(self.out_dir) / self.edition / self.problem_id
-        path.mkdir(parents=True, exist_ok=True)
-        return path
+        """This problem's report folder. Not created here: every writer creates the parents it needs,
+        so a run that fails on its data leaves nothing behind."""
+        return self.results_root / self.edition / self.problem_id
 
     @cached_property
     def mnist(self):
@@ -63,12 +87,42 @@ class RunContext:
         return load_mnist(self.data_dir)
 
     @property
-    def data_source(self) -> str:
+    def mnist_description(self) -> str:
+        """What ``self.mnist`` is, by name and checksum (never a path of this machine), for the report."""
+        from data_prep.mnist import describe_idx_dataset
+
         if self.dataset_dir is not None:
-            return f"IDX data set {self.dataset_dir} (header and size checks)"
+            return describe_idx_dataset(self.dataset_dir, self.dataset_name)
         if self.data_dir is not None:
-            return f"{Path(self.data_dir) / 'mnist'} (sha256 verified)"
-        return "keras.datasets.mnist.load_data() (download)"
+            return "MNIST, four IDX files, sha256 verified (values in data_prep/mnist.py)"
+        return "MNIST from keras.datasets.mnist.load_data() (Keras' download and its checksum)"
+
+
+def check_writable(folder: str | Path) -> None:
+    """Make sure ``folder`` can be created and written, leaving nothing behind.
+
+    Raises:
+        OSError: with a one-line message naming the folder and the reason.
+    """
+    folder = Path(folder)
+    created = []
+    probe = folder
+    while not probe.exists() and probe != probe.parent:
+        created.append(probe)
+        probe = probe.parent
+    try:
+        folder.mkdir(parents=True, exist_ok=True)
+        fd, tmp = tempfile.mkstemp(dir=folder, prefix=".write-check-")
+        os.close(fd)
+        os.unlink(tmp)
+    except OSError as err:
+        raise OSError(f"cannot write to the output folder {folder}: {err.strerror or err}") from None
+    finally:
+        for path in created:  # innermost first: only the folders this check made
+            try:
+                path.rmdir()
+            except OSError:
+                pass
 
 
 def versions() -> dict:

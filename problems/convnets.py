@@ -128,7 +128,7 @@ def run_pooling(ctx: RunContext) -> dict:
         result["metrics"]["noise"] = noise["metrics"]
         result["plots"] = noise["plots"]
         result["notes"] = noise["notes"]
-        result["uses_mnist"] = True
+        result["data"] = noise["data"]
     return result
 
 
@@ -156,6 +156,7 @@ def run_pooling_noise(ctx: RunContext, n_images: int = 2000, filters: int = 16) 
 
     (x_train, _), _ = ctx.mnist
     rng = np.random.default_rng(ctx.seed)
+    n_images = min(n_images, len(x_train))  # a small --dataset-dir set has fewer
     images = to_float(x_train[rng.choice(len(x_train), n_images, replace=False)])[..., None]
     conv = keras.layers.Conv2D(
         filters, 3, padding="same", activation="relu", kernel_initializer=keras.initializers.HeNormal(seed=ctx.seed)
@@ -211,5 +212,5 @@ def run_pooling_noise(ctx: RunContext, n_images: int = 2000, filters: int = 16) 
         f"{drop10['average 2x2']:.3f} average-pooled, {drop10['max 2x2']:.3f} max-pooled",
         "plots": [plot],
         "notes": notes,
-        "uses_mnist": True,
+        "data": ctx.mnist_description,
     }

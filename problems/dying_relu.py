@@ -13,6 +13,7 @@ import numpy as np
 
 from data_prep.playground import SeedRandom, circle, shuffle
 from models.playground import (
+    BATCH_SIZE,
     HIDDEN,
     LEARNING_RATE,
     PlaygroundSGD,
@@ -125,9 +126,10 @@ def run_dying_relu(
                 f"{t['dead_fraction_at_end']:.3f}; accuracy {t['final_accuracy_mean']:.3f} "
                 f"(min {t['final_accuracy_min']:.3f}); {timing[key]} s"
             )
+    half = num_samples // 2
     plots = [
-        _plot_dying_sweep(results, learning_rates, ctx.folder / "dead_units_vs_learning_rate.png"),
-        _plot_dying_curves(curves, (LEARNING_RATE, shown_rate), ctx.folder / "accuracy_curves.png"),
+        _plot_dying_sweep(results, learning_rates, half, ctx.folder / "dead_units_vs_learning_rate.png"),
+        _plot_dying_curves(curves, (LEARNING_RATE, shown_rate), num_samples, ctx.folder / "accuracy_curves.png"),
     ]
     play, shown = f"lr_{LEARNING_RATE:g}", f"lr_{shown_rate:g}"
     headline = (
@@ -151,29 +153,30 @@ def run_dying_relu(
             "optimizer": "plain SGD, batch 10 (mean gradient), loss 1/2 (output - label)^2",
             "learning_rates": list(learning_rates),
             "initialisations": inits,
-            "orders": "negatives_first: the 500 ring points (-1), then the 500 inner points (+1), every epoch; "
-            "shuffled: one Fisher-Yates shuffle, kept every epoch (the Playground's rule)",
-            "dead_unit": "output 0 on every one of the 1000 training points",
+            "orders": f"negatives_first: the {half} ring points (-1), then the {half} inner points (+1), every "
+            "epoch; shuffled: one Fisher-Yates shuffle, kept every epoch (the Playground's rule)",
+            "dead_unit": f"output 0 on every one of the {num_samples} training points",
         },
         "params": model.count_params(),
         "data": f"Playground circle generator, {num_samples} points ({num_samples // 2} +1 inside radius 2.5, "
         f"{num_samples // 2} -1 on the ring 3.5..5), noise 0, seed string '{DYING_SEED}-{ctx.seed}'",
-        "notes": _notes_dying(results, shown_rate),
+        "notes": _notes_dying(results, shown_rate, learning_rates, half),
     }
 
 
-def _plot_dying_sweep(results: dict, rates, path) -> str:
+def _plot_dying_sweep(results: dict, rates, half: int, path) -> str:
     plt = pyplot()
 
     fig, (ax_dead, ax_acc) = plt.subplots(1, 2, figsize=(11, 3.8))
     for name, colour in (("negatives_first", "C3"), ("shuffled", "C0")):
         rows = [results[f"lr_{r:g}/{name}"] for r in rates]
         ax_dead.plot(rates, [r["dead_fraction_after_first_half"] for r in rows], "--o", c=colour, alpha=0.6,
-                     label=f"{name}: after the first 500 points")  # fmt: skip
+                     label=f"{name}: after the first {half} points")  # fmt: skip
         ax_dead.plot(rates, [r["dead_fraction_at_end"] for r in rows], "-o", c=colour, label=f"{name}: at the end")
         ax_acc.plot(rates, [r["final_accuracy_mean"] for r in rows], "-o", c=colour, label=f"{name}: mean")
         ax_acc.plot(rates, [r["final_accuracy_min"] for r in rows], ":o", c=colour, alpha=0.6, label=f"{name}: worst")
-    ax_dead.set(xscale="log", xlabel="learning rate", ylabel="share of the 6 hidden ReLUs dead", title="dead units")
+    ax_dead.set(xscale="log", xlabel="learning rate", ylabel=f"share of the {sum(HIDDEN)} hidden ReLUs dead")
+    ax_dead.set_title("dead units")
     ax_acc.set(xscale="log", xlabel="learning rate", ylabel="training accuracy", title="final accuracy")
     for ax in (ax_dead, ax_acc):
         ax.axvline(LEARNING_RATE, c="grey", lw=0.8, ls=":")
@@ -183,7 +186,7 @@ def _plot_dying_sweep(results: dict, rates, path) -> str:
     return save_figure(fig, path)
 
 
-def _plot_dying_curves(curves: dict, rates, path) -> str:
+def _plot_dying_curves(curves: dict, rates, num_samples: int, path) -> str:
     plt = pyplot()
 
     fig, axes = plt.subplots(1, len(rates), figsize=(5.5 * len(rates), 3.6), squeeze=False)
@@ -192,7 +195,7 @@ def _plot_dying_curves(curves: dict, rates, path) -> str:
             curve = curves[f"lr_{rate:g}/{name}"]
             ax.plot(np.arange(1, len(curve) + 1), curve, c=colour, label=name)
         label = "the Playground's rate" if rate == LEARNING_RATE else "a larger rate, where the effect shows"
-        ax.set(title=f"lr {rate:g} ({label})", xlabel="epoch (1000 points)", ylabel="mean training accuracy")
+        ax.set(title=f"lr {rate:g} ({label})", xlabel=f"epoch ({num_samples} points)", ylabel="mean training accuracy")
         ax.set_ylim(0.4, 1.02)
         ax.grid(alpha=0.3)
         ax.legend()
@@ -208,12 +211,14 @@ def _f(value) -> str:
     return "n/a" if value is None else f"{value:.3f}"
 
 
-def _notes_dying(results: dict, shown_rate: float) -> list[str]:
+def _notes_dying(results: dict, shown_rate: float, rates, half: int) -> list[str]:
+    """The observations, every figure read off ``results``; a claim is made only where they bear it out."""
+
     def line(rate, label):
         nf, sh = results[f"lr_{rate:g}/negatives_first"], results[f"lr_{rate:g}/shuffled"]
         return (
             f"lr {rate:g} ({label}), negatives-first vs shuffled over {nf['runs']} initialisations: dead share "
-            f"after the first 500 points {nf['dead_fraction_after_first_half']:.3f} vs "
+            f"after the first {half} points {nf['dead_fraction_after_first_half']:.3f} vs "
             f"{sh['dead_fraction_after_first_half']:.3f}, at the end {nf['dead_fraction_at_end']:.3f} vs "
             f"{sh['dead_fraction_at_end']:.3f} (layer 1 {nf['dead_fraction_at_end_layer_1']:.3f} vs "
             f"{sh['dead_fraction_at_end_layer_1']:.3f}); final accuracy {nf['final_accuracy_mean']:.3f} vs "
@@ -223,28 +228,70 @@ def _notes_dying(results: dict, shown_rate: float) -> list[str]:
             f"accuracy after epoch 2 {_f(nf['accuracy_after_epoch_2_mean'])} vs "
             f"{_f(sh['accuracy_after_epoch_2_mean'])}, "
             f"reaches 0.99 at epoch {_epoch(nf)} vs {_epoch(sh)}; of {nf['units_dead_after_first_half']} units "
-            f"dead after the 500 negatives, {nf['units_dead_after_first_half_alive_at_end']} were alive at the end "
+            f"dead after the {half} negatives, {nf['units_dead_after_first_half_alive_at_end']} were alive at the end "
             f"({nf['of_which_in_layer_1']} of them in layer 1)."
         )
 
-    play, shown = results[f"lr_{LEARNING_RATE:g}/negatives_first"], results[f"lr_{shown_rate:g}/negatives_first"]
-    shows = play["dead_fraction_at_end"] >= 0.05
-    return [
-        line(LEARNING_RATE, "the Playground's rate"),
-        line(shown_rate, "a larger rate, chosen to show the effect"),
+    play_nf, play_sh = results[f"lr_{LEARNING_RATE:g}/negatives_first"], results[f"lr_{LEARNING_RATE:g}/shuffled"]
+    shown, shown_sh = results[f"lr_{shown_rate:g}/negatives_first"], results[f"lr_{shown_rate:g}/shuffled"]
+    steps = half // BATCH_SIZE
+    notes = [line(LEARNING_RATE, "the Playground's rate"), line(shown_rate, "a larger rate, chosen to show the effect")]
+
+    shows = play_nf["dead_fraction_at_end"] >= 0.05
+    playground = (
         f"At the Playground's rate the dying-ReLU effect {'shows' if shows else 'does not show'}: "
-        f"{play['dead_fraction_after_first_half']:.3f} of the units are dead after the 500 negatives and "
-        f"{play['dead_fraction_at_end']:.3f} at the end. 50 steps of 0.03 move the weights little, and once the tanh "
-        "output nears -1 its error signal (output - label)(1 - output^2) fades, so nothing keeps pushing the ReLUs "
-        "down. What negatives-first does cost at this rate is time: the network swings to whichever class it saw "
-        "last (accuracy 0.5 after epoch 2) before it learns the circle.",
-        f"With a larger rate (lr {shown_rate:g}) the write-ups' effect appears: negatives-first ends with "
-        f"{shown['dead_fraction_at_end']:.3f} of the units dead and accuracy {shown['final_accuracy_mean']:.3f}, "
-        "well below the shuffled order. Most deaths come with the repeated negative blocks of later epochs, not the "
-        "first one, and they last: a ReLU whose input is negative on every point gets zero gradient on every "
-        "point, so a dead first-layer unit can never recover. A second-layer unit can, if the first layer moves "
-        f"under it: of the {shown['units_dead_after_first_half']} units dead after the first negatives, "
-        f"{shown['units_dead_after_first_half_alive_at_end']} came back ({shown['of_which_in_layer_1']} in layer 1), "
-        "so the write-ups' 'do not recover' holds for the first layer, not for every unit. At lr 2 and above both "
-        "orders kill the network (accuracy ~0.5): the rate alone is too large there.",
-    ]
+        f"{play_nf['dead_fraction_after_first_half']:.3f} of the units are dead after the {half} negatives and "
+        f"{play_nf['dead_fraction_at_end']:.3f} at the end."
+    )
+    if not shows:
+        playground += (
+            f" The {half} negatives are {steps} steps of {LEARNING_RATE:g}, and once the tanh output nears -1 its "
+            "error signal (output - label)(1 - output^2) fades, so nothing keeps pushing the ReLUs down."
+        )
+    after_2, after_2_shuffled = play_nf["accuracy_after_epoch_2_mean"], play_sh["accuracy_after_epoch_2_mean"]
+    if after_2 is not None and abs(after_2 - 0.5) <= 0.05 and after_2_shuffled > after_2 + 0.1:
+        playground += (
+            " What negatives-first does cost at this rate is time: after epoch 2 it is no better than answering "
+            f"one class (mean accuracy {after_2:.3f}, against {after_2_shuffled:.3f} shuffled), and its mean "
+            f"accuracy reaches 0.99 at epoch {_epoch(play_nf)} against {_epoch(play_sh)} shuffled."
+        )
+    notes.append(playground)
+
+    worse = shown["dead_fraction_at_end"] > shown_sh["dead_fraction_at_end"]
+    larger = (
+        f"With a larger rate (lr {shown_rate:g}) negatives-first ends with {shown['dead_fraction_at_end']:.3f} of "
+        f"the units dead (shuffled {shown_sh['dead_fraction_at_end']:.3f}) and accuracy "
+        f"{shown['final_accuracy_mean']:.3f} (shuffled {shown_sh['final_accuracy_mean']:.3f})"
+        + (": the write-ups' effect appears." if worse else ": the write-ups' effect does not appear here either.")
+    )
+    if shown["dead_fraction_at_end"] > 2 * shown["dead_fraction_after_first_half"]:
+        larger += (
+            f" Most deaths come after the first {half} negatives ({shown['dead_fraction_after_first_half']:.3f} "
+            "dead by then), with the repeated negative blocks of later epochs."
+        )
+    larger += (
+        " A first-layer ReLU whose input is negative on every point gets zero gradient on every point, and its "
+        "input is the data, which does not move: once dead it never recovers. A second-layer unit can, if the "
+        f"first layer moves under it: of the {shown['units_dead_after_first_half']} units dead after the first "
+        f"negatives, {shown['units_dead_after_first_half_alive_at_end']} were alive at the end "
+        f"({shown['of_which_in_layer_1']} in layer 1)."
+    )
+    notes.append(larger)
+
+    # The smallest swept rate from which on both orders end near chance (mean final accuracy <= 0.6).
+    def near_chance(rate) -> bool:
+        return all(results[f"lr_{rate:g}/{o}"]["final_accuracy_mean"] <= 0.6 for o in ("negatives_first", "shuffled"))
+
+    ordered = sorted(rates)
+    first = len(ordered)
+    while first > 0 and near_chance(ordered[first - 1]):
+        first -= 1
+    if first < len(ordered):
+        r = ordered[first]
+        nf, sh = results[f"lr_{r:g}/negatives_first"], results[f"lr_{r:g}/shuffled"]
+        notes.append(
+            f"From lr {r:g} on, both orders end near chance (at lr {r:g} mean final accuracy "
+            f"{nf['final_accuracy_mean']:.3f} negatives-first, {sh['final_accuracy_mean']:.3f} shuffled): there "
+            "the rate alone is too large, whatever the order."
+        )
+    return notes

@@ -140,7 +140,7 @@ def _boundary_edges(model, density: int = 600, same_degrees: float = 5.0) -> dic
     edge[:, :-1] |= sign[:, :-1] != sign[:, 1:]
     edge[:-1, :] |= sign[:-1, :] != sign[1:, :]
     if not edge.any():
-        return {"pieces": 0, "edges": 0, "piece_directions_degrees": []}
+        return {"pieces": 0, "edges": 0, "piece_directions_degrees": [], "merge_degrees": same_degrees}
     active = np.hstack([a > 0 for a in hidden_activations(model, points[edge.ravel()])])
     patterns, counts = np.unique(active, axis=0, return_counts=True)
     weights = model.get_weights()
@@ -158,6 +158,7 @@ def _boundary_edges(model, density: int = 600, same_degrees: float = 5.0) -> dic
         "pieces": len(angles),
         "edges": int(np.sum(gaps >= same_degrees)) or 1,
         "piece_directions_degrees": [round(a, 1) for a in angles],
+        "merge_degrees": same_degrees,
     }
 
 
@@ -237,7 +238,9 @@ def _plot_losses(runs: dict, activation: str, path) -> str:
         epochs = np.arange(len(run["history"]))
         ax.plot(epochs, run["history"][:, 0], label="train")
         ax.plot(epochs, run["history"][:, 2], label="test", alpha=0.8)
-        ax.set(title=f"{name} init (seed {run['demo'].seed})", xlabel="epoch (250 points)", ylabel="1/2 (out - y)^2")
+        points = len(run["data"].y_train)
+        ax.set(title=f"{name} init (seed {run['demo'].seed})", xlabel=f"epoch ({points} points)")
+        ax.set_ylabel("1/2 (out - y)^2")
         ax.set_ylim(0, max(0.55, float(run["history"][:, [0, 2]].max()) * 1.05))
         ax.grid(alpha=0.3)
         ax.legend()
@@ -255,7 +258,7 @@ def run_playground(ctx: RunContext, activation: str = "relu", epochs: int = 250,
     Args:
         ctx: the run's settings; ``ctx.epochs`` overrides ``epochs``.
         activation: the hidden units' activation ('relu' for part i, 'sigmoid' for part ii).
-        epochs: passes over the 250 training points.
+        epochs: passes over the training points (250: half of the Playground's 500).
         snapshots: epochs (besides 0 and the last) at which the decision boundary is drawn.
     """
     epochs = ctx.epochs or epochs
@@ -324,28 +327,39 @@ def _playground_settings(activation: str) -> dict:
 def _notes_relu(metrics: dict, epochs: int) -> list[str]:
     r, z = metrics["random"], metrics["zero"]
     out_bias = z["final_weights"]["output/bias"][0]
-    return [
+    settled = r[f"settled_epoch_train_loss_below_{SETTLED}"]
+    boundary = r["boundary"]
+    random_note = (
         f"Random init (seed 0.65409): training loss {r['initial_train_loss']:.3f} -> {r['final_train_loss']:.4f}, "
         f"test loss {r['final_test_loss']:.4f}, train/test accuracy {r['final_train_accuracy']:.3f}/"
         f"{r['final_test_accuracy']:.3f}; first epoch with zero training error {r['first_epoch_zero_train_error']}, "
-        f"loss below {SETTLED} for good from epoch {r[f'settled_epoch_train_loss_below_{SETTLED}']}. "
-        "The write-ups: reaches 0 error (reproduced) and converges in ~200 epochs (2023; here the loss is flat "
-        "well before that, see loss_curves.png). The boundary is a polygon of straight pieces, one per "
-        f"pattern of active ReLUs: {r['boundary']['pieces']} pieces at the end, in {r['boundary']['edges']} "
-        "visibly different directions (pieces within 5 degrees merged), so a polygon with "
-        f"{r['boundary']['edges']} sharp-cornered edges where the 2018 write-up saw a hexagon "
-        "(boundary_final.png): the same kind of shape, not the same count.",
-        f"Zero init (seed 0.6): every hidden weight and bias stays exactly 0 and so do the output weights "
-        f"(largest change {max(v for k, v in z['max_abs_change_by_parameter'].items() if k != 'output/bias'):.1g}); "
-        f"only the output bias moved, to {out_bias:.4f}. Why: each hidden pre-activation is 0, ReLU'(0) = 0, "
-        "so no gradient reaches any hidden parameter; the output weights' gradient is (error x hidden output) = "
-        "error x 0; but the output bias's gradient, (output - label)(1 - output^2), passes through no ReLU. "
-        f"It fits the label mean: tanh(b) = {np.tanh(out_bias):.4f} against a training-label mean of "
-        f"{2 * z['train_positive_share'] - 1:.4f}. The output is the same constant everywhere, so the boundary "
-        f"never appears; accuracy {z['final_test_accuracy']:.3f} (the majority share). The 2018 write-up's "
-        "'all the weights remain zero' holds for every weight; the Playground's bias on the output node is "
-        "the one parameter that changes.",
-    ]
+        f"loss below {SETTLED} for good from epoch {settled if settled is not None else 'never'}. "
+        "The write-ups: reaches 0 error and converges in ~200 epochs (2023). The boundary is a polygon of straight "
+        f"pieces, one per pattern of active ReLUs: {boundary['pieces']} pieces at the end, in {boundary['edges']} "
+        f"visibly different directions (pieces within {boundary['merge_degrees']:g} degrees merged), so a polygon "
+        f"with {boundary['edges']} sharp-cornered edges where the 2018 write-up saw a hexagon (boundary_final.png)."
+    )
+    moved = z["moved_parameters"]
+    others = max((v for k, v in z["max_abs_change_by_parameter"].items() if k != "output/bias"), default=0.0)
+    if moved == ["output/bias"]:
+        zero_note = (
+            "Zero init (seed 0.6): every hidden weight and bias stays exactly 0 and so do the output weights "
+            f"(largest change {others:.1g}); only the output bias moved, to {out_bias:.4f}. Why: each hidden "
+            "pre-activation is 0, ReLU'(0) = 0, so no gradient reaches any hidden parameter; the output weights' "
+            "gradient is (error x hidden output) = error x 0; but the output bias's gradient, "
+            "(output - label)(1 - output^2), passes through no ReLU. "
+            f"It fits the label mean: tanh(b) = {np.tanh(out_bias):.4f} against a training-label mean of "
+            f"{2 * z['train_positive_share'] - 1:.4f}. The output is the same constant everywhere, so the boundary "
+            f"never appears; test accuracy {z['final_test_accuracy']:.3f} (a constant answer scores one class's "
+            "share). The 2018 write-up's 'all the weights remain zero' holds for every weight; the Playground's "
+            "bias on the output node is the one parameter that changes."
+        )
+    else:
+        zero_note = (
+            f"Zero init (seed 0.6): the parameters that moved are {moved} (largest change besides the output bias "
+            f"{others:.3g}); output bias {out_bias:.4f}; test accuracy {z['final_test_accuracy']:.3f}."
+        )
+    return [random_note, zero_note]
 
 
 def _notes_sigmoid(metrics: dict, epochs: int) -> list[str]:
@@ -355,29 +369,45 @@ def _notes_sigmoid(metrics: dict, epochs: int) -> list[str]:
         f"first_epoch_loss_falls_{NOTICEABLE}_below_epoch_1",
     )
     fall = z[fall_key]
-    ratio = f"{r[settled] / relu[settled]:.0f}x" if r[settled] and relu[settled] else "n/a (not settled)"
+    ratio = (
+        f"needs {r[settled] / relu[settled]:.1f}x ReLU's epochs"
+        if r[settled] and relu[settled]
+        else "cannot be compared with ReLU (one of them never settled)"
+    )
     return [
         f"Random init (seed 0.65409): training loss {r['initial_train_loss']:.3f} -> {r['final_train_loss']:.4f} "
         f"after {epochs} epochs, test loss {r['final_test_loss']:.4f}, test accuracy {r['final_test_accuracy']:.3f}; "
         f"first epoch with zero training error {r['first_epoch_zero_train_error']}, loss below {SETTLED} for good "
         f"from epoch {r[settled]}; the same link with ReLU units: zero training error from epoch "
-        f"{relu['first_epoch_zero_train_error']}, loss below {SETTLED} from epoch {relu[settled]}. Sigmoid is "
-        f"{ratio} slower by this measure; the write-ups judged it by eye at ~2000 against ~200 epochs (10x). The "
-        f"loss also sits near its start until epoch {r[fall_key]} before it falls. The boundary is smooth and "
-        "round where ReLU's is a polygon (boundary_final.png).",
+        f"{relu['first_epoch_zero_train_error']}, loss below {SETTLED} from epoch {relu[settled]}. Sigmoid "
+        f"{ratio} by this measure; the write-ups judged it by eye at ~2000 against ~200 epochs (10x). The "
+        f"loss also sits near its start until epoch {r[fall_key]} before it falls. Sigmoid is smooth, so the "
+        "boundary is a smooth curve where ReLU's is made of straight pieces (boundary_final.png).",
         f"Zero init (seed 0.6): 'noticeably' = the training loss {NOTICEABLE} below its value after epoch 1 "
         f"({z['loss_after_epoch_1']:.4f}); that first happens at epoch {fall}. Final training loss "
         f"{z['final_train_loss']:.4f}, test loss {z['final_test_loss']:.4f}, test accuracy "
         f"{z['final_test_accuracy']:.3f}. The write-ups: barely changes until ~3300-3500 epochs, then a poor "
         "near-linear boundary with loss ~0.4.",
+        _symmetry_note(z),
+    ]
+
+
+def _symmetry_note(z: dict) -> str:
+    spread = _spread(z)
+    if spread > 1e-9:  # float64 rounding stays far below this
+        return (
+            f"Symmetry breaks: the units of a hidden layer differ by up to {spread:.3g} at the end "
+            f"({z['max_difference_between_units']}), against weights of size {z['max_abs_weight_change']:.2f}."
+        )
+    return (
         f"Symmetry never breaks: the largest difference between the units of a hidden layer (incoming weights "
         f"and bias) at the end is {z['max_difference_between_units']}, against weights of size "
         f"{z['max_abs_weight_change']:.2f} (anything nonzero is float64 rounding in TensorFlow's matrix kernels; "
         "JavaScript's loops keep them bit-identical). Every unit of a layer computes the same "
         "function, so the net is in effect 2-1-1-1: one direction w.x, squashed three times, so the boundary is "
         "a straight line (or none). Sigmoid(0) = 0.5 is not 0, so gradients are small but not zero, which is "
-        "why it moves at all, unlike ReLU.",
-    ]
+        "why it moves at all, unlike ReLU."
+    )
 
 
 NOTES = {"relu": _notes_relu, "sigmoid": _notes_sigmoid}

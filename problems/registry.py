@@ -3,11 +3,13 @@
 2018 ``2C`` and 2023 ``3B`` are the same work, so they are one entry and run the same code. An
 entry's ``run`` names its function as "module:function" so that ``--list`` and id checks stay fast
 (no TensorFlow import). ``run=None`` marks a problem listed in the spec but not implemented yet.
+A problem in parts (2018 ``1Ai`` and ``1Aii``) can be run by its group id (``1A``): every part.
 """
 
 from __future__ import annotations
 
 import importlib
+import re
 from dataclasses import dataclass, field
 
 EDITIONS = ("2018", "2023")
@@ -26,6 +28,7 @@ class Problem:
         target: thresholds the problem set sets, e.g. {"test_accuracy": 0.975} (>=).
         reported: the write-ups' figures per edition, e.g. {"2018": {"test_accuracy": 0.9785}}.
         options: keyword arguments passed to ``run`` (lets one function serve several budgets).
+        mnist_editions: the editions in which the run reads MNIST (so ``--dataset-dir`` can replace it).
     """
 
     key: str
@@ -35,6 +38,10 @@ class Problem:
     target: dict = field(default_factory=dict)
     reported: dict = field(default_factory=dict)
     options: dict = field(default_factory=dict)
+    mnist_editions: tuple[str, ...] = ()
+
+    def uses_mnist(self, edition: str) -> bool:
+        return edition in self.mnist_editions
 
     @property
     def implemented(self) -> bool:
@@ -171,6 +178,7 @@ PROBLEMS = [
         "MNIST: shapes, values, flattening to 784",
         run="problems.setup:run_mnist_data",
         reported={"2018": {"image_shape": [28, 28], "pixel_range": [0, 255], "flat_length": 784}},
+        mnist_editions=("2018", "2023"),
     ),
     # Depth vs width: one run function, three budgets.
     Problem(
@@ -181,6 +189,7 @@ PROBLEMS = [
         target={"test_accuracy": 0.975},
         reported={"2018": {"test_loss": 0.12536, "test_accuracy": 0.9785}},
         options={"budget": "2C", "goal": 0.982},
+        mnist_editions=("2018", "2023"),
     ),
     Problem(
         "mlp_200",
@@ -190,6 +199,7 @@ PROBLEMS = [
         target={"test_accuracy": 0.980},
         reported={"2018": {"test_loss": 0.12291, "test_accuracy": 0.9808}},
         options={"budget": "2D", "goal": 0.983},
+        mnist_editions=("2018", "2023"),
     ),
     Problem(
         "mlp_1000",
@@ -199,6 +209,7 @@ PROBLEMS = [
         target={"test_accuracy": 0.983},
         reported={"2018": {"test_loss": 0.06153, "test_accuracy": 0.9832}},
         options={"budget": "2E", "goal": 0.986},
+        mnist_editions=("2018", "2023"),
     ),
     # Convolutional networks, issue 2/4.
     Problem(
@@ -230,6 +241,7 @@ PROBLEMS = [
             "2018": {"average": "[[1,1/2],[1/2,1/4]] and rotations", "max": "all ones"},
             "2023": {"average": "[[1,1/2],[1/2,1/4]] and rotations", "max": "all ones"},
         },
+        mnist_editions=("2018",),  # 2018 3C part iii measures pooling on MNIST digits
     ),
     Problem(
         "pooling_noise",
@@ -237,6 +249,7 @@ PROBLEMS = [
         "Pooling against missing pixels, measured",
         run="problems.convnets:run_pooling_noise",
         reported={"2023": {"answer": "averaging makes rare noise in a window matter little"}},
+        mnist_editions=("2023",),
     ),
     Problem(
         "tuner_comparison",
@@ -244,6 +257,7 @@ PROBLEMS = [
         "Grid search vs other keras-tuner oracles",
         run="problems.tuner_comparison:run",
         reported={"2023": {"answer": "grid search: simple, finds the grid's best; costly, ignores past trials"}},
+        mnist_editions=("2023",),
     ),
     Problem(
         "cnn_final",
@@ -270,6 +284,7 @@ PROBLEMS = [
             },
             "2023": {"test_accuracy": 0.9921, "sweep_val_accuracy": "0.06-0.20 (near chance: a broken run)"},
         },
+        mnist_editions=("2018", "2023"),
     ),
 ]
 
@@ -288,6 +303,19 @@ def valid_ids(edition: str) -> list[str]:
     return [pid for pid, _ in problems_for(edition)]
 
 
+_PART = re.compile(r"^(?P<group>.*\d[A-Z])(?P<part>[ivx]+)$")  # 1Ai -> group 1A, part i (lower-case roman)
+
+
+def groups(edition: str) -> dict[str, list[str]]:
+    """Group ids of ``edition`` and their parts in order, e.g. {"1A": ["1Ai", "1Aii"]} in 2018."""
+    found: dict[str, list[str]] = {}
+    for pid in valid_ids(edition):
+        match = _PART.match(pid)
+        if match:
+            found.setdefault(match["group"], []).append(pid)
+    return found
+
+
 def lookup(edition: str, problem_id: str) -> Problem:
     """The problem with ``problem_id`` (case-insensitive) in ``edition``.
 
@@ -299,6 +327,21 @@ def lookup(edition: str, problem_id: str) -> Problem:
     for pid, problem in problems_for(edition):
         if pid.lower() == problem_id.lower():
             return problem
+    group_ids = "".join(f", {g} (= {' + '.join(parts)})" for g, parts in groups(edition).items())
     raise KeyError(
-        f"unknown problem '{problem_id}' for edition {edition}; valid ids: {', '.join(valid_ids(edition))}, all"
+        f"unknown problem '{problem_id}' for edition {edition}; valid ids: {', '.join(valid_ids(edition))}"
+        f"{group_ids}, all"
     )
+
+
+def resolve(edition: str, problem_id: str) -> list[tuple[str, Problem]]:
+    """(id, problem) pairs that ``problem_id`` names in ``edition``: one problem, or every part of a group.
+
+    Raises:
+        KeyError: with a one-line message naming the valid ids (and groups).
+    """
+    for group, parts in groups(edition).items():
+        if group.lower() == problem_id.lower():
+            return [(pid, lookup(edition, pid)) for pid in parts]
+    problem = lookup(edition, problem_id)
+    return [(problem.ids[edition], problem)]

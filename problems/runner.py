@@ -9,13 +9,19 @@ from problems.context import RunContext, git_commit, versions
 from problems.registry import Problem
 from problems.report import evaluate_targets, write_result
 
+NOT_COMPARABLE = "write-up figures are for MNIST"
+
 
 def run_problem(problem: Problem, ctx: RunContext) -> dict:
     """Run ``problem`` under ``ctx`` and write ``result.json``; returns the result.
 
     A run function returns a dict with at least ``metrics``; it may add ``hyperparameters``,
     ``params``, ``model_summary``, ``epochs``, ``plots``, ``headline`` (one line for the summary
-    table when there is no test accuracy) and ``notes``. Nothing is written if it raises.
+    table when there is no test accuracy), ``notes`` and ``data`` (what it ran on, by name and
+    checksum: ``ctx.mnist_description`` for MNIST). Nothing is written if it raises.
+
+    On a ``--dataset-dir`` data set the write-ups' figures and the problem's target are MNIST's, so
+    the result carries none of them (no pass/fail) and says so in ``not_comparable``.
     """
     from training import DETERMINISM, set_seed
 
@@ -24,6 +30,8 @@ def run_problem(problem: Problem, ctx: RunContext) -> dict:
     measured = problem.load_run()(ctx, **problem.options)
     wall = time.perf_counter() - started
     metrics = measured.pop("metrics")
+    comparable = ctx.on_write_up_data
+    target = problem.target if comparable else {}
     result = {
         "id": ctx.problem_id,
         "edition": ctx.edition,
@@ -31,16 +39,18 @@ def run_problem(problem: Problem, ctx: RunContext) -> dict:
         "implementation": problem.key,
         "ids": problem.ids,
         "metrics": metrics,
-        "reported": problem.reported.get(ctx.edition, {}),
-        "target": problem.target,
-        "passed": evaluate_targets(metrics, problem.target),
+        "reported": problem.reported.get(ctx.edition, {}) if comparable else {},
+        "target": target,
+        "passed": evaluate_targets(metrics, target),
+        "dataset": ctx.dataset_name,  # None: the problem set's own data (MNIST where it uses MNIST)
+        "not_comparable": None if comparable else NOT_COMPARABLE,
         "params": measured.pop("params", None),
         "model_summary": measured.pop("model_summary", None),
         "hyperparameters": measured.pop("hyperparameters", {}),
         "epochs": measured.pop("epochs", None),
         "seed": ctx.seed,
         "determinism": DETERMINISM,
-        "data": ctx.data_source if measured.pop("uses_mnist", False) else measured.pop("data", None),
+        "data": measured.pop("data", None),
         "versions": versions(),
         "wall_seconds": round(wall, 2),
         "date": datetime.now(UTC).isoformat(timespec="seconds"),
@@ -54,5 +64,5 @@ def run_problem(problem: Problem, ctx: RunContext) -> dict:
         },
         **measured,
     }
-    write_result(ctx.out_dir, result)
+    write_result(ctx.results_root, result)
     return result

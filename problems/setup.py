@@ -54,4 +54,4 @@ def run_mnist_data(ctx: RunContext) -> dict:
         f"0..{facts['train_images']['max']:.0f}; test {facts['test_images']['shape']}; "
         f"flattened {facts['flattened_train']['shape']} float32 0..1"
     )
-    return {"metrics": facts, "headline": headline, "plots": [plot], "uses_mnist": True}
+    return {"metrics": facts, "headline": headline, "plots": [plot], "data": ctx.mnist_description}

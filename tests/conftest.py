@@ -20,7 +20,7 @@ def _data_dir() -> Path | None:
 
 @pytest.fixture(scope="session")
 def data_dir() -> Path:
-    """The real data directory ($PS4_DATA_DIR, which CI sets to ../shared/data)."""
+    """The real data directory ($PS4_DATA_DIR, a folder holding mnist/; CI sets it)."""
     found = _data_dir()
     if found is None:
         pytest.skip("set PS4_DATA_DIR to a folder holding mnist/ for the real-data tests")

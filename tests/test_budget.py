@@ -1,4 +1,4 @@
-"""The depth-vs-width budget validator and the MLP factories."""
+"""The depth-vs-width budget validator, the stored tuned settings and the MLP search space."""
 
 import keras
 import keras_tuner as kt
@@ -6,23 +6,17 @@ import pytest
 from keras import layers
 
 from models.budget import BudgetError, MLPBudget, check_budget
-from models.mlp import (
-    BUDGETS,
-    build_mlp,
-    build_mlp_2c,
-    build_mlp_2d,
-    build_mlp_2e,
-    build_mlp_hp,
-    build_sample_model,
-    split_budget,
-)
+from models.mlp import BUDGETS, TUNED, build_mlp, build_mlp_hp, build_sample_model, split_budget
 
 
-@pytest.mark.parametrize(("factory", "key"), [(build_mlp_2c, "2C"), (build_mlp_2d, "2D"), (build_mlp_2e, "2E")])
-def test_every_factory_passes_its_budget(factory, key):
-    found = check_budget(factory(), BUDGETS[key])
-    assert found.total_hidden_units <= BUDGETS[key].max_hidden_units
+@pytest.mark.parametrize("key", ["2C", "2D", "2E"])
+def test_every_stored_tuned_model_spends_its_whole_budget_within_the_rules(key):
+    settings = TUNED[key]
+    model = build_mlp(settings["hidden_units"], settings["dropout_input"], settings["dropout"])
+    found = check_budget(model, BUDGETS[key])
+    assert found.total_hidden_units == BUDGETS[key].max_hidden_units
     assert found.hidden_layers >= BUDGETS[key].min_hidden_layers
+    assert found.hidden_units == list(settings["hidden_units"])
 
 
 def test_sample_model_counts_20_units_in_2_layers():
@@ -47,7 +41,22 @@ def test_forbidden_layer_is_refused():
 
 def test_forbidden_activation_is_refused():
     model = keras.Sequential([keras.Input((784,)), layers.Dense(50, activation="tanh"), layers.Dense(10)])
-    with pytest.raises(BudgetError, match="tanh"):
+    with pytest.raises(BudgetError, match="uses activation 'tanh'; only relu and softmax"):
+        check_budget(model, BUDGETS["2C"])
+
+
+def test_tanh_as_its_own_activation_layer_is_refused():
+    # An Activation layer is allowed for relu and softmax, so its activation must be checked too.
+    model = keras.Sequential([keras.Input((784,)), layers.Dense(50), layers.Activation("tanh"), layers.Dense(10)])
+    with pytest.raises(BudgetError, match="uses activation 'tanh'"):
+        check_budget(model, BUDGETS["2C"])
+    allowed = keras.Sequential([keras.Input((784,)), layers.Dense(50), layers.Activation("relu"), layers.Dense(10)])
+    assert check_budget(allowed, BUDGETS["2C"]).hidden_units == [50]
+
+
+def test_a_model_with_no_dense_layer_is_refused():
+    model = keras.Sequential([keras.Input((784,)), layers.Dropout(0.2), layers.Softmax()])
+    with pytest.raises(BudgetError, match="no Dense layer"):
         check_budget(model, BUDGETS["2C"])
 
 
@@ -65,7 +74,12 @@ def test_split_budget_spends_exactly_the_budget(n, shape):
     assert sum(widths) == 1000 and len(widths) == n and min(widths) > 0
 
 
-def test_search_space_default_candidate_is_in_budget():
-    budget = MLPBudget(200, 2)
-    model = build_mlp_hp(kt.HyperParameters(), budget)
-    assert check_budget(model, budget).total_hidden_units == 200
+@pytest.mark.parametrize("shape", ["equal", "funnel"])
+@pytest.mark.parametrize("depth", [2, 3, 4])
+def test_every_search_space_depth_and_shape_spends_the_budget(depth, shape):
+    hp = kt.HyperParameters()
+    hp.Fixed("hidden_layers", depth)
+    hp.Fixed("shape", shape)
+    model = build_mlp_hp(hp, MLPBudget(200, 2))
+    widths = [layer.units for layer in model.layers if isinstance(layer, layers.Dense)][:-1]
+    assert widths == list(split_budget(200, depth, shape)) and sum(widths) == 200

@@ -103,7 +103,25 @@ def test_sweep_repeats_give_mean_and_spread(tiny_mnist_like_dir):
     rows = sweep(train, val, [0.5, 1.0], repeats=2, seed=3, epochs=1, verbose=0)
     assert [r["p"] for r in rows] == [0.5, 1.0] and all(r["runs"] == 2 for r in rows)
     assert [r["dropout_layer"] for r in rows] == [True, False]
-    assert all(0.0 <= r["val_accuracy"] <= 1.0 and r["val_accuracy_std"] >= 0.0 for r in rows)
+    # Two repeats are two seeds, so two different models: a spread of exactly 0 would mean one model twice.
+    assert all(r["val_loss_std"] > 0 for r in rows)
+
+
+@pytest.mark.parametrize(
+    ("best_first", "expected"),
+    [
+        ([0.0, 1.0, 0.3, 0.1], 0.3),  # p = 0 and p = 1 score best but cannot be the final rate
+        ([1.0, 0.9, 0.0, 0.5], 0.9),
+        ([0.2, 0.0, 1.0], 0.2),
+    ],
+)
+def test_the_final_dropout_rate_is_never_0_or_1(best_first, expected):
+    from problems.cnn import choose_rate
+
+    rows = [{"p": p, "val_accuracy": 0.99 - 0.01 * rank} for rank, p in enumerate(best_first)]
+    assert choose_rate(rows) == expected
+    with pytest.raises(ValueError):
+        choose_rate([{"p": 0.0, "val_accuracy": 0.9}, {"p": 1.0, "val_accuracy": 0.95}])
 
 
 def test_test_as_validation_uses_the_test_set(tiny_mnist_like_dir):

@@ -6,7 +6,7 @@ import sys
 import pytest
 
 from problems.cli import main
-from problems.registry import EDITIONS, PROBLEMS, lookup, valid_ids
+from problems.registry import EDITIONS, PROBLEMS, groups, lookup, resolve, valid_ids
 from tests.conftest import REPO
 
 
@@ -41,7 +41,7 @@ def test_unknown_id_prints_one_line_exits_2_writes_nothing(tmp_path):
 def test_list_shows_every_id_and_status(capsys):
     assert main(["--list", "--edition", "2023"]) == 0
     text = capsys.readouterr().out
-    lines = {line.split()[0]: line for line in text.splitlines()[1:]}
+    lines = {line.split()[0]: line for line in text.splitlines()[1:] if line.startswith("  ")}
     assert list(lines) == valid_ids("2023")
     for pid in valid_ids("2023"):
         expected = "[implemented]" if lookup("2023", pid).implemented else "[not yet]"
@@ -51,3 +51,36 @@ def test_list_shows_every_id_and_status(capsys):
 def test_negative_epochs_is_a_usage_error(capsys):
     assert main(["--problem", "2C", "--epochs", "0"]) == 2
     assert "--epochs must be >= 1" in capsys.readouterr().err
+
+
+@pytest.mark.parametrize(
+    ("edition", "asked", "runs"),
+    [
+        ("2018", "1A", ["1Ai", "1Aii"]),
+        ("2018", "1c", ["1Ci", "1Cii"]),
+        ("2018", "1Aii", ["1Aii"]),
+        ("2018", "2C", ["2C"]),
+        ("2023", "1A", ["1A"]),  # in 2023 1A is a problem of its own, not a group
+    ],
+)
+def test_group_ids_run_every_part(edition, asked, runs):
+    assert [pid for pid, _ in resolve(edition, asked)] == runs
+    assert [problem.ids[edition] for _, problem in resolve(edition, asked)] == runs
+
+
+def test_groups_are_found_from_the_ids_and_named_by_list_and_errors(capsys):
+    assert groups("2018") == {"1A": ["1Ai", "1Aii"], "1C": ["1Ci", "1Cii"]} and groups("2023") == {}
+    assert main(["--list"]) == 0
+    text = capsys.readouterr().out
+    assert "Group id 1A runs 1Ai and 1Aii." in text and "Group id 1C runs 1Ci and 1Cii." in text
+    with pytest.raises(KeyError, match=r"1A \(= 1Ai \+ 1Aii\)"):
+        resolve("2018", "1D")
+    with pytest.raises(KeyError):
+        resolve("2018", "1")  # a prefix that is not a group
+
+
+def test_dataset_dir_with_a_problem_that_reads_no_mnist_is_a_usage_error(tmp_path, capsys):
+    out = tmp_path / "reports"
+    assert main(["--problem", "1B", "--dataset-dir", str(tmp_path), "--out", str(out)]) == 2
+    err = capsys.readouterr().err
+    assert "does not read" in err and "2C" in err and not out.exists()

@@ -2,11 +2,17 @@
 
 import json
 import os
+import subprocess
+import sys
+import time
+from pathlib import Path
 
 import pytest
 
 from problems.cli import main
+from problems.context import RunContext, check_writable
 from problems.report import REQUIRED_KEYS, atomic_write_text, evaluate_targets, rebuild_reports, write_result
+from tests.conftest import REPO
 
 
 def _result(**over):
@@ -79,32 +85,36 @@ def test_evaluate_targets():
     assert evaluate_targets({"x": 1}, {}) is None
 
 
-def test_end_to_end_run_on_a_tiny_idx_set(tiny_idx_dir, tmp_path):
-    # The whole path: CLI -> registry -> data -> model -> training -> result.json with every key.
+def test_end_to_end_run_on_a_tiny_idx_set_is_its_own_result(tiny_idx_dir, tmp_path):
+    # The whole path: CLI -> registry -> data -> model -> training -> result.json with every key; and
+    # another data set never writes over MNIST's result nor borrows the write-ups' MNIST figures.
     out = tmp_path / "reports"
-    code = main(
-        [
-            "--problem",
-            "2C",
-            "--epochs",
-            "2",
-            "--dataset-dir",
-            str(tiny_idx_dir),
-            "--out",
-            str(out),
-            "--seed",
-            "4",
-            "--quiet",
-        ]
-    )
-    assert code == 0
-    result = json.loads((out / "2018" / "2C" / "result.json").read_text())
+    mnist_result = write_result(out, _result())
+    before = {p: p.read_bytes() for p in (out / "2018").rglob("*") if p.is_file()}
+    args = ["--problem", "2C", "--epochs", "2", "--dataset-dir", str(tiny_idx_dir), "--out", str(out)]
+    assert main([*args, "--seed", "4", "--quiet"]) == 0
+    assert {p: p.read_bytes() for p in (out / "2018").rglob("*") if p.is_file()} == before  # MNIST's 2018/ untouched
+    assert json.loads(mnist_result.read_text())["reported"] == {"test_accuracy": 0.9785}
+    name = tiny_idx_dir.name
+    folder = out / name / "2018" / "2C"
+    result = json.loads((folder / "result.json").read_text())
     assert set(REQUIRED_KEYS) <= set(result)
     assert result["seed"] == 4 and result["epochs"] == 2 and result["hyperparameters"]["hidden_units"] == [100]
-    assert result["budget"]["hidden_units_used"] <= 100
-    assert 0.0 <= result["metrics"]["test_accuracy"] <= 1.0 and result["params"] > 0
-    assert (out / "2018" / "2C" / "training_curves.png").stat().st_size > 1000
-    assert "2C" in (out / "2018" / "summary.md").read_text()
+    assert result["budget"]["hidden_units_used"] <= 100 and result["params"] == 64 * 100 + 100 + 100 * 3 + 3
+    # No MNIST figure or target, no pass/fail: the result says why instead.
+    assert result["target"] == {} and result["reported"] == {} and result["passed"] is None
+    assert result["not_comparable"] == "write-up figures are for MNIST" and result["dataset"] == name
+    assert "goal_test_accuracy" not in result["metrics"] and "reached_goal" not in result["metrics"]
+    assert "0.975" not in json.dumps(result["target"]) and "0.9785" not in json.dumps(result)
+    # The data set is recorded by name and checksum, never by this machine's path.
+    assert f"'{name}'" in result["data"] and "sha256" in result["data"] and str(tmp_path) not in result["data"]
+    assert (folder / "training_curves.png").stat().st_size > 1000
+    report = (folder / "report.md").read_text()
+    assert "write-up figures are for MNIST" in report and "missed" not in report and "0.9785" not in report
+    summary = (out / name / "2018" / "summary.md").read_text()
+    assert f"on the data set '{name}'" in summary and "[2C](2C/result.json)" in summary and "0.9785" not in summary
+    # Re-rendering finds both MNIST's results and the other data set's.
+    assert rebuild_reports(out) == 2
 
 
 def test_bad_data_dir_is_a_clear_error_and_writes_nothing(tmp_path, capsys):
@@ -121,4 +131,46 @@ def test_corrupt_mnist_fails_the_run_with_exit_1(tmp_path, capsys):
     assert main(["--problem", "2B", "--data-dir", str(tmp_path), "--out", str(out)]) == 1
     err = capsys.readouterr().err
     assert "train-images-idx3-ubyte.gz" in err and "Traceback" not in err
-    assert not (out / "2018" / "2B" / "result.json").exists()
+    assert not out.exists()  # bad data leaves nothing behind: no result, no report folder, no empty root
+
+
+def test_an_unwritable_output_folder_fails_in_one_line_before_any_work(tmp_path):
+    started = time.perf_counter()
+    proc = subprocess.run(
+        [sys.executable, "main.py", "--problem", "2C", "--out", "/proc/x"], cwd=REPO, capture_output=True, text=True
+    )
+    assert proc.returncode != 0 and proc.stdout == ""  # no "=== 2C" line: nothing started
+    lines = proc.stderr.strip().splitlines()
+    assert len(lines) == 1 and "/proc/x" in lines[0] and "Traceback" not in proc.stderr
+    assert time.perf_counter() - started < 20  # a check, not a training run (TensorFlow is not even imported)
+
+
+def test_the_write_check_leaves_nothing_behind(tmp_path):
+    check_writable(tmp_path / "a" / "b")
+    assert list(tmp_path.iterdir()) == []
+    (tmp_path / "file").write_text("x")
+    with pytest.raises(OSError, match="cannot write to the output folder"):
+        check_writable(tmp_path / "file" / "reports")
+
+
+def test_tensorflow_start_up_lines_are_hidden_by_default(tmp_path):
+    env = {k: v for k, v in os.environ.items() if k != "TF_CPP_MIN_LOG_LEVEL"}
+    proc = subprocess.run(
+        [sys.executable, "main.py", "--problem", "3B", "--out", str(tmp_path)],
+        cwd=REPO,
+        capture_output=True,
+        text=True,
+        env=env,
+    )
+    assert proc.returncode == 0, proc.stderr
+    assert proc.stderr == ""  # no oneDNN, CUDA stub, CPU feature or absl lines
+    assert proc.stdout.splitlines()[0].startswith("=== 2018 3B") and "608" in proc.stdout
+
+
+def test_a_data_sets_report_folder_is_named_for_it_and_never_an_editions():
+    def folder(dataset):
+        return RunContext(edition="2018", problem_id="2C", out_dir=Path("out"), dataset_dir=dataset).folder
+
+    assert folder(None) == Path("out/2018/2C")
+    assert folder(Path("/data/Fashion MNIST!")) == Path("out/Fashion-MNIST/2018/2C")
+    assert folder(Path("/data/2018")) == Path("out/dataset-2018/2018/2C")  # not inside MNIST's 2018/

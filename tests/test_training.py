@@ -1,10 +1,32 @@
 """Short real-data training: accuracy far above chance, and the same seed gives the same numbers."""
 
+import subprocess
+import sys
+
 import numpy as np
 
 from data_prep.mnist import flatten, one_hot, to_float
 from models.mlp import build_mlp
+from tests.conftest import REPO
 from training import fit, make_dataset, set_seed
+
+# A tiny training in a fresh interpreter, once per seed given: prints the final loss and a hash of every
+# weight's bytes, one line a seed.
+TRAIN_ONCE = """
+import hashlib, sys
+import numpy as np
+from models.mlp import build_mlp
+from training import fit, set_seed
+rng = np.random.default_rng(0)  # the data is fixed; only the training seed varies
+x = rng.random((256, 64), dtype=np.float32)
+y = np.eye(4, dtype=np.float32)[rng.integers(0, 4, 256)]
+for seed in map(int, sys.argv[1:]):
+    set_seed(seed)
+    model = build_mlp([16], dropout_input=0.1, dropout=0.2, input_dim=64, num_classes=4)
+    history = fit(model, (x[:200], y[:200]), (x[200:], y[200:]), 2, 32, seed, shift=1, verbose=0, image_shape=(8, 8))
+    digest = hashlib.sha256(b"".join(w.tobytes() for w in model.get_weights())).hexdigest()
+    print(seed, repr(history.history["loss"][-1]), digest)
+"""
 
 
 def _slice(mnist, n_train=3000, n_test=1000):
@@ -64,3 +86,17 @@ def test_random_shift_moves_each_image_by_whole_pixels_and_new_offsets_each_epoc
     assert not np.array_equal(first, second)  # a new draw each pass over the data
     again = _epochs_of_shifted(seed=5)
     assert all(np.array_equal(a, b) for a, b in zip([first, second], again, strict=True))  # same seed, same shifts
+
+
+def _train_in_a_new_process(*seeds: int) -> list[str]:
+    proc = subprocess.run(
+        [sys.executable, "-c", TRAIN_ONCE, *map(str, seeds)], cwd=REPO, capture_output=True, text=True, check=True
+    )
+    return proc.stdout.strip().splitlines()
+
+
+def test_same_seed_same_numbers_in_two_separate_processes():
+    # Seeding must not depend on state a process happens to share (imports, earlier models, caches).
+    first, second = _train_in_a_new_process(5, 6), _train_in_a_new_process(5, 6)
+    assert first == second and len(first) == 2
+    assert first[0].split()[1:] != first[1].split()[1:]  # and another seed gives other numbers

@@ -114,18 +114,20 @@ def steps_per_epoch(n: int, batch_size: int) -> int:
     return int(np.ceil(n / batch_size))
 
 
-def final_metrics(test_loss: float, test_accuracy: float, history: dict, goal: float) -> dict:
+def final_metrics(test_loss: float, test_accuracy: float, history: dict, goal: float | None) -> dict:
     """The figures every trained-and-tested problem reports: the test score (computed once), the last
-    epoch's validation and training figures, and whether the project's goal was reached."""
-    return {
+    epoch's validation and training figures, and whether the project's goal was reached (left out
+    when ``goal`` is None: the goals are MNIST figures)."""
+    found = {
         "test_loss": float(test_loss),
         "test_accuracy": float(test_accuracy),
         "val_loss": float(history["val_loss"][-1]),
         "val_accuracy": float(history["val_accuracy"][-1]),
         "train_accuracy": float(history["accuracy"][-1]),
-        "goal_test_accuracy": goal,
-        "reached_goal": bool(test_accuracy >= goal),
     }
+    if goal is not None:
+        found.update(goal_test_accuracy=goal, reached_goal=bool(test_accuracy >= goal))
+    return found
 
 
 def history_record(history: dict) -> dict:
