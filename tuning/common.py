@@ -43,7 +43,7 @@ def open_resumable(make_tuner, project_dir: Path):
     the shared folder: it may be reading a file the chief is writing, so it tries again.
     """
     try:
-        return make_tuner()
+        tuner = make_tuner()
     except json.JSONDecodeError as err:
         if role() == "worker":
             time.sleep(1.0)
@@ -51,7 +51,28 @@ def open_resumable(make_tuner, project_dir: Path):
         aside = project_dir.with_name(f"{project_dir.name}.unreadable-{time.strftime('%Y%m%d-%H%M%S')}")
         project_dir.rename(aside)
         print(f"warning: tuner folder {project_dir} is unreadable ({err}); moved it to {aside} and starting over")
-        return make_tuner()
+        tuner = make_tuner()
+    if role() != "worker":
+        requeue_interrupted(tuner.oracle)
+    return tuner
+
+
+def requeue_interrupted(oracle) -> list[str]:
+    """Queue for a rerun every reloaded trial still marked RUNNING that keras-tuner would not retry.
+
+    ``Oracle.reload`` retries the trials listed as ongoing in ``oracle.json``, but ``create_trial``
+    writes the new ``trial.json`` before ``oracle.json``: a kill between the two writes leaves a trial
+    RUNNING forever, counted against ``max_trials`` and never run (found by the SIGKILL test).
+    """
+    queued = [
+        trial_id
+        for trial_id, trial in oracle.trials.items()
+        if trial.status == "RUNNING"
+        and trial_id not in oracle._retry_queue
+        and trial_id not in {t.trial_id for t in oracle.ongoing_trials.values()}
+    ]
+    oracle._retry_queue.extend(queued)
+    return queued
 
 
 def run_search(tuner, *fit_args, worker_timeout: float = WORKER_TIMEOUT, **fit_kwargs) -> None:
