@@ -79,15 +79,26 @@ def test_only_unreadable_state_moves_a_tuner_folder_aside(tmp_path):
         assert project.is_dir() and not list(tmp_path.glob("project.unreadable-*"))
     # A truncated JSON file is moved aside and the tuner built again.
     attempts = []
+    tuner = SimpleNamespace(oracle=SimpleNamespace(trials={}, ongoing_trials={}, _retry_queue=[]))
 
     def truncated_then_fine():
         attempts.append(1)
         if len(attempts) == 1:
             json.loads('{"trial_id": ')
-        return "tuner"
+        return tuner
 
-    assert open_resumable(truncated_then_fine, project) == "tuner"
+    assert open_resumable(truncated_then_fine, project) is tuner
     assert not project.exists() and len(list(tmp_path.glob("project.unreadable-*"))) == 1
+
+
+def test_a_trial_left_running_by_a_kill_is_queued_again():
+    # A kill between keras-tuner's trial.json and oracle.json writes leaves a RUNNING trial that
+    # Oracle.reload does not retry; requeue_interrupted queues it (finished and queued ones stay).
+    from tuning.common import requeue_interrupted
+
+    trials = {i: SimpleNamespace(status=s) for i, s in (("0", "COMPLETED"), ("1", "RUNNING"), ("2", "RUNNING"))}
+    oracle = SimpleNamespace(trials=trials, ongoing_trials={}, _retry_queue=["2"])
+    assert requeue_interrupted(oracle) == ["1"] and oracle._retry_queue == ["2", "1"]
 
 
 def test_mlp_search_leaves_its_random_phase_within_the_default_budget():
