@@ -83,7 +83,10 @@ def sweep(ctx: RunContext, train, val, rates, epochs: int) -> list[dict]:
     changes the numbers, so an interrupted sweep rerun with the same command resumes."""
     from tuning.dropout_sweep import sweep_search
 
-    project = f"dropout_{ctx.edition}_{ctx.problem_id}_seed{ctx.seed}_e{epochs}_r{ctx.repeats}_{data_key(*train, *val)}"
+    project = (
+        f"dropout_{ctx.edition}_{ctx.problem_id}_seed{ctx.seed}_e{epochs}_r{ctx.repeats}_"
+        f"{data_key(*train, *val)}_{_settings_key(train)}"
+    )
     rows = sweep_search(
         rates,
         build=lambda p: build_for(p, train),
@@ -104,6 +107,16 @@ def sweep(ctx: RunContext, train, val, rates, epochs: int) -> list[dict]:
             flush=True,
         )
     return rows
+
+
+def _settings_key(train) -> str:
+    """A fingerprint of what the sweep trains (settings, batch size, layer types, parameter count), so
+    that saved trials are reused only while the model and its training are unchanged."""
+    import hashlib
+
+    model = build_for(0.5, train)
+    described = repr((sorted(FINAL_SETTINGS.items()), BATCH_SIZE, [type(layer).__name__ for layer in model.layers]))
+    return hashlib.sha256(f"{described}{model.count_params()}".encode()).hexdigest()[:6]
 
 
 def write_sweep_table(rows, path) -> None:
