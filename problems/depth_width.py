@@ -57,7 +57,8 @@ def run(ctx: RunContext, budget: str, goal: float) -> dict:
         settings.update(found)
         source = f"keras-tuner {search['budget']} (tuning_trials.csv)"
         title = f"{ctx.edition} {ctx.problem_id}: BayesianOptimization, best so far"
-        plots.append(plot_best_so_far(table, title, ctx.folder / "best_so_far.png"))
+        guided_from = search["num_initial_points"]
+        plots.append(plot_best_so_far(table, title, ctx.folder / "best_so_far.png", guided_from))
         tuned = {"search": search, "best_so_far": best_so_far(table)}
         print(f"best settings on validation: {found}")
     epochs, batch = ctx.epochs or settings["epochs"], settings["batch_size"]

@@ -269,8 +269,12 @@ def best_so_far(table) -> list[dict]:
     return rows
 
 
-def plot_best_so_far(table, title: str, path) -> str:
-    """Each trial's validation accuracy and the best so far against the trial number; returns the file name."""
+def plot_best_so_far(table, title: str, path, guided_from: int | None = None) -> str:
+    """Each trial's validation accuracy and the best so far against the trial number; with
+    ``guided_from`` (BayesianOptimization's ``num_initial_points``) a line marks where the random
+    draws end and the guided trials begin. Returns the file name."""
+    from matplotlib.ticker import MaxNLocator
+
     from problems.report import pyplot, save_figure
 
     plt = pyplot()
@@ -279,6 +283,9 @@ def plot_best_so_far(table, title: str, path) -> str:
     done = [r for r in rows if r["score"] is not None]
     ax.scatter([r["trial"] for r in done], [r["score"] for r in done], s=18, color="tab:gray", label="trial")
     ax.step([r["trial"] for r in rows], [r["best_so_far"] for r in rows], where="post", label="best so far")
+    if guided_from is not None:
+        ax.axvline(guided_from - 0.5, color="tab:orange", linestyle="--", label="guided from here")
+    ax.xaxis.set_major_locator(MaxNLocator(integer=True))
     ax.set(xlabel="trial number (order run)", ylabel="validation accuracy", title=title)
     ax.grid(alpha=0.3)
     ax.legend()
