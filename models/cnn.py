@@ -154,3 +154,39 @@ def build_cnn_final(
         model.add(layers.Dropout(dropout, name="dropout_dense"))
     model.add(layers.Dense(num_classes, activation="softmax"))
     return _compile(model, adam(learning_rate, decay_steps))
+
+
+# The --tune search space (tuning/cnn_search.py). Every choice keeps the final model's layout (two
+# convolution stages with channels doubling, BatchNormalization, Dropout at every stage); some widths
+# break the parameter limit (for example 64/128 filters with a 256-unit Dense layer: 1.6M) and are
+# refused by check_cnn_constraints before they train.
+HP_FILTERS = [16, 32, 48, 64]
+HP_DENSE_UNITS = [64, 128, 256]
+HP_DROPOUT = [0.1, 0.2, 0.3, 0.4, 0.5]  # explicit values: Dropout must drop something (rate > 0)
+
+
+def build_cnn_hp(
+    hp,
+    decay_steps: int | None = None,
+    input_shape: tuple[int, int, int] = (28, 28, 1),
+    num_classes: int = 10,
+) -> keras.Model:
+    """keras-tuner search space around ``build_cnn_final``: first-stage filters (the second doubles
+    them), Dense width, dropout rate, Adam's initial learning rate (log scale). The pixel shift is
+    tuned in the HyperModel's fit. Defaults are today's final settings.
+
+    Raises:
+        ConstraintError: the drawn model breaks the problem's rules; the search marks the trial failed.
+    """
+    filters = hp.Choice("filters", HP_FILTERS, default=32)
+    model = build_cnn_final(
+        dropout=hp.Choice("dropout", HP_DROPOUT, default=0.3),
+        learning_rate=hp.Float("learning_rate", 5e-4, 5e-3, sampling="log", default=2e-3),
+        decay_steps=decay_steps,
+        filters=(filters, 2 * filters),
+        dense_units=hp.Choice("dense_units", HP_DENSE_UNITS, default=128),
+        input_shape=input_shape,
+        num_classes=num_classes,
+    )
+    check_cnn_constraints(model)
+    return model

@@ -50,6 +50,15 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument(
         "--tuner-dir", default="tuner_runs", help="where keras-tuner keeps trials (default tuner_runs/)"
     )
+    parser.add_argument(
+        "--worker-timeout",
+        type=float,
+        default=600.0,
+        help="distributed search: seconds the chief waits for a silent worker (default 600)",
+    )
+    parser.add_argument(
+        "--tensorboard", metavar="DIR", help="write Keras TensorBoard logs (one per trial for searches) under DIR"
+    )
     parser.add_argument("--repeats", type=int, default=1, help="seeds per dropout-sweep point (3D/4F; default 1)")
     parser.add_argument(
         "--test-as-validation",
@@ -115,6 +124,7 @@ def main(argv=None) -> int:
         ("--epochs", args.epochs),
         ("--trials", args.trials),
         ("--repeats", args.repeats),
+        ("--worker-timeout", args.worker_timeout),
     ):
         if value is not None and value < (0 if name == "--seed" else 1):
             print(f"error: {name} must be {'>= 0' if name == '--seed' else '>= 1'}, got {value}", file=sys.stderr)
@@ -157,7 +167,7 @@ def run_selected(args, selected) -> int:
         return EXIT_USAGE
     import_tensorflow_quietly()  # only once the options are known good: it takes seconds
     from problems.runner import run_problem
-    from tuning.common import TuningError
+    from tuning.common import TuningError, WorkerFinished
 
     failed = []
     dataset_dir = Path(args.dataset_dir) if args.dataset_dir else None
@@ -184,9 +194,14 @@ def run_selected(args, selected) -> int:
             trials=args.trials,
             tuner_dir=Path(args.tuner_dir),
             verbose=0 if args.quiet else 2,
+            tensorboard=Path(args.tensorboard) if args.tensorboard else None,
+            worker_timeout=args.worker_timeout,
         )
         try:
             result = run_problem(problem, ctx)
+        except WorkerFinished as done:  # a distributed worker: the chief reports
+            print(f"=== {pid}: {done}", flush=True)
+            continue
         except (DataError, TuningError) as err:
             print(f"error: {args.edition} {pid}: {err}", file=sys.stderr)
             failed.append(pid)

@@ -1,9 +1,12 @@
 """The CNN problem (2018 3D, 2023 4F): a dropout sweep, then the final model for 10 epochs.
 
-The story of a run: carve a validation split from the training images; train our final architecture
-for 1 epoch at batch size 32 at each dropout rate p of the edition's sweep (``--repeats N`` seeds a
-point), scored on the validation split; pick the best p that keeps a Dropout layer; train the final
-model with it for 10 epochs at batch size 32; score the test set once.
+The story of a run: carve a validation split from the training images; run the edition's dropout
+sweep as a keras-tuner search (``tuning/dropout_sweep.py``: one trial per rate p, our final
+architecture trained for 1 epoch at batch size 32, ``--repeats N`` seeded executions per trial,
+scored on the validation split; resumable); pick the best p that keeps a Dropout layer; train the
+final model with it for 10 epochs at batch size 32; score the test set once. With ``--tune`` the
+final model's settings come from a Hyperband search instead (``tuning/cnn_search.py``), and its
+best configuration is retrained on the training split and tested once.
 
 What p = 1.0 means: Keras 2.1.3 (the 2018 stack) applied dropout only when 0 < rate < 1, so the
 write-up's p = 1.0 silently trained with no dropout at all (hence its 0.985, like p = 0). Keras 3.15
@@ -14,13 +17,12 @@ with no Dropout layer, and the report says so.
 
 from __future__ import annotations
 
-import numpy as np
-
 from data_prep.mnist import one_hot, to_float, validation_split
-from models.cnn import build_cnn_final, check_cnn_constraints
+from models.cnn import build_cnn_final, build_cnn_hp, check_cnn_constraints
 from problems.context import RunContext
 from problems.report import model_summary, plot_history, pyplot, save_figure
-from training import final_metrics, fit, history_record, set_seed, steps_per_epoch, validation_size
+from training import EVAL_BATCH_SIZE, final_metrics, fit, history_record, set_seed, steps_per_epoch, validation_size
+from tuning.common import data_key
 
 SWEEPS = {
     "2018": [round(0.1 * i, 1) for i in range(1, 11)],  # 0.1 ... 1.0, as the 2018 write-up ran it
@@ -49,7 +51,7 @@ def build_for(p: float, train, decay_steps: int | None = None):
     )
 
 
-def _fit(model, train, val, epochs: int, seed: int, verbose: int):
+def _fit(model, train, val, epochs: int, seed: int, verbose: int, callbacks=None, shift=None):
     return fit(
         model,
         train,
@@ -57,8 +59,9 @@ def _fit(model, train, val, epochs: int, seed: int, verbose: int):
         epochs,
         BATCH_SIZE,
         seed,
-        shift=FINAL_SETTINGS["shift"],
+        shift=FINAL_SETTINGS["shift"] if shift is None else shift,
         verbose=verbose,
+        callbacks=callbacks,
         image_shape=train[0].shape[1:3],
     )
 
@@ -74,33 +77,35 @@ def prepare(mnist, seed: int, test_as_validation: bool):
     return train, val, test
 
 
-def sweep(train, val, rates, repeats: int, seed: int, epochs: int, verbose: int) -> list[dict]:
-    """Train a fresh final-architecture model per (rate, repeat) and score it on ``val``."""
-    rows = []
-    for p in rates:
-        scores = []
-        for r in range(repeats):
-            set_seed(seed + r)
-            model = build_for(p, train)
-            _fit(model, train, val, epochs, seed + r, verbose=0)
-            scores.append(model.evaluate(*val, verbose=0))
-        loss, acc = np.asarray(scores).T
-        row = {
-            "p": p,
-            "val_loss": float(loss.mean()),
-            "val_accuracy": float(acc.mean()),
-            "val_loss_std": float(loss.std()),
-            "val_accuracy_std": float(acc.std()),
-            "runs": repeats,
-            "dropout_layer": p < 1.0,
-        }
-        rows.append(row)
-        if verbose:
-            print(
-                f"p={p:.1f}: val accuracy {row['val_accuracy']:.4f} +- {row['val_accuracy_std']:.4f}, "
-                f"loss {row['val_loss']:.4f}",
-                flush=True,
-            )
+def sweep(ctx: RunContext, train, val, rates, epochs: int) -> list[dict]:
+    """The dropout sweep as a keras-tuner search: one trial per rate, ``ctx.repeats`` seeded executions
+    each, scored on ``val``. Trials live under ``ctx.tuner_dir`` in a project named by everything that
+    changes the numbers, so an interrupted sweep rerun with the same command resumes."""
+    from tuning.dropout_sweep import sweep_search
+
+    project = (
+        f"dropout_{ctx.edition}_{ctx.problem_id}_seed{ctx.seed}_e{epochs}_r{ctx.repeats}_"
+        f"{data_key(*train, *val)}_{_settings_key(train)}"
+    )
+    rows = sweep_search(
+        rates,
+        build=lambda p: build_for(p, train),
+        fit=lambda model, seed, callbacks: _fit(model, train, val, epochs, seed, verbose=0, callbacks=callbacks),
+        val=val,
+        repeats=ctx.repeats,
+        seed=ctx.seed,
+        directory=ctx.tuner_dir,
+        project=project,
+        tensorboard=ctx.tensorboard_dir("dropout_sweep"),
+        verbose=ctx.verbose,
+        worker_timeout=ctx.worker_timeout,
+    )
+    for row in rows:
+        print(
+            f"p={row['p']:.1f}: val accuracy {row['val_accuracy']:.4f} +- {row['val_accuracy_std']:.4f}, "
+            f"loss {row['val_loss']:.4f}",
+            flush=True,
+        )
     return rows
 
 
@@ -108,6 +113,23 @@ def choose_rate(rows: list[dict]) -> float:
     """The sweep's best p by validation accuracy among 0 < p < 1: the final model needs a Dropout layer
     that drops something, so p = 0 (the identity) and p = 1 (no layer) cannot be chosen."""
     return max((r for r in rows if 0 < r["p"] < 1), key=lambda r: r["val_accuracy"])["p"]
+
+
+def _settings_key(train) -> str:
+    """A fingerprint of what the sweep trains (settings, batch size, layer types, parameter count), so
+    that saved trials are reused only while the model and its training are unchanged."""
+    import hashlib
+
+    model = build_for(0.5, train)
+    described = repr((sorted(FINAL_SETTINGS.items()), BATCH_SIZE, [type(layer).__name__ for layer in model.layers]))
+    return hashlib.sha256(f"{described}{model.count_params()}".encode()).hexdigest()[:6]
+
+
+def write_sweep_table(rows, path) -> None:
+    """The sweep's trials table, one row per rate sorted by rate (``tuning_trials.csv``)."""
+    import pandas as pd
+
+    pd.DataFrame(rows).sort_values("p").to_csv(path, index=False)
 
 
 def plot_sweep(rows, title: str, path) -> str:
@@ -135,7 +157,8 @@ def plot_sweep(rows, title: str, path) -> str:
 
 
 def run(ctx: RunContext, goal: float) -> dict:
-    """Dropout sweep and final CNN for ``ctx.edition``; ``goal`` is the project's test-accuracy goal."""
+    """Dropout sweep (or, with ``--tune``, the Hyperband search) and final CNN for ``ctx.edition``;
+    ``goal`` is the project's test-accuracy goal."""
     train, val, test = prepare(ctx.mnist, ctx.seed, ctx.test_as_validation)
     scored_on = (
         "test set (starter notebook's choice)"
@@ -143,9 +166,12 @@ def run(ctx: RunContext, goal: float) -> dict:
         else f"validation split ({len(val[0])} training images)"
     )
     print(f"fit {train[0].shape}, validation: {scored_on}, test {test[0].shape}")
+    if ctx.tune:
+        return run_tuned(ctx, goal, train, val, test, scored_on)
     rates = SWEEPS[ctx.edition]
     sweep_epochs = SWEEP_EPOCHS if ctx.epochs is None else min(ctx.epochs, SWEEP_EPOCHS)
-    rows = sweep(train, val, rates, ctx.repeats, ctx.seed, sweep_epochs, ctx.verbose)
+    rows = sweep(ctx, train, val, rates, sweep_epochs)
+    write_sweep_table(rows, ctx.folder / "tuning_trials.csv")
     chosen = choose_rate(rows)
     print(f"chosen p = {chosen} (best validation accuracy among 0 < p < 1)")
     plots = [
@@ -160,8 +186,8 @@ def run(ctx: RunContext, goal: float) -> dict:
     set_seed(ctx.seed)
     model = build_for(chosen, train, decay_steps=epochs * steps_per_epoch(len(train[0]), BATCH_SIZE))
     constraints = check_cnn_constraints(model)
-    history = _fit(model, train, val, epochs, ctx.seed, ctx.verbose)
-    test_loss, test_accuracy = model.evaluate(*test, verbose=0)
+    history = _fit(model, train, val, epochs, ctx.seed, ctx.verbose, callbacks=ctx.callbacks("final"))
+    test_loss, test_accuracy = model.evaluate(*test, batch_size=EVAL_BATCH_SIZE, verbose=0)
     print(f"{ctx.problem_id}: final model test loss {test_loss:.5f}, test accuracy {test_accuracy:.4f}")
     plots.append(
         plot_history(
@@ -185,12 +211,97 @@ def run(ctx: RunContext, goal: float) -> dict:
             "sweep_epochs": sweep_epochs,
             "sweep_rates": rates,
             "repeats": ctx.repeats,
+            "sweep_search": "keras-tuner, one trial per rate (ExplicitListOracle), executions_per_trial = repeats; "
+            "trials in tuning_trials.csv",
             "optimizer": "Adam, cosine decay to 0",
             **FINAL_SETTINGS,
             "validation": scored_on,
         },
         "constraints": constraints,
         "notes": [P_ONE_MEANING],
+        "history": history_record(hist),
+        "params": model.count_params(),
+        "model_summary": model_summary(model),
+        "epochs": epochs,
+        "plots": plots,
+        "data": ctx.mnist_description,
+    }
+
+
+def run_tuned(ctx: RunContext, goal: float, train, val, test, scored_on: str) -> dict:
+    """``--tune``: Hyperband over ``models.cnn.build_cnn_hp`` on the validation split, then the best
+    configuration retrained on the training split for the final epochs and tested once."""
+    from tuning.cnn_search import FACTOR, MAX_EPOCHS, cost, search_cnn
+    from tuning.common import best_so_far, describe_search, plot_best_so_far, trials_table
+
+    max_epochs = ctx.epochs or MAX_EPOCHS
+    project = (
+        f"cnn_{ctx.edition}_{ctx.problem_id}_seed{ctx.seed}_e{max_epochs}_t{ctx.trials or 0}_{data_key(*train, *val)}"
+    )
+    best, tuner = search_cnn(
+        train,
+        val,
+        ctx.seed,
+        ctx.tuner_dir,
+        project,
+        BATCH_SIZE,
+        trials=ctx.trials,
+        epochs=max_epochs,
+        tensorboard=ctx.tensorboard_dir("search"),
+        verbose=ctx.verbose,
+        worker_timeout=ctx.worker_timeout,
+    )
+    table = trials_table(tuner)
+    table.to_csv(ctx.folder / "tuning_trials.csv", index=False)
+    spent = cost(tuner)
+    search = {
+        **describe_search(tuner, len(table)),
+        **spent,
+        "budget": f"Hyperband max_epochs={max_epochs}, factor={FACTOR}"
+        + (f", at most {ctx.trials} trials" if ctx.trials else "")
+        + f": {spent['fits']} fits, {spent['epochs']} epochs trained on the validation split",
+        "best_val_accuracy": float(tuner.oracle.get_best_trials(1)[0].score),
+    }
+    print(f"search: {search['budget']}; best validation accuracy {search['best_val_accuracy']:.4f}: {best.values}")
+    plots = [
+        plot_best_so_far(
+            table, f"{ctx.edition} {ctx.problem_id}: Hyperband, best so far", ctx.folder / "best_so_far.png"
+        )
+    ]
+
+    epochs = ctx.epochs or FINAL_EPOCHS
+    set_seed(ctx.seed)
+    model = build_cnn_hp(
+        best,
+        decay_steps=epochs * steps_per_epoch(len(train[0]), BATCH_SIZE),
+        input_shape=train[0].shape[1:],
+        num_classes=train[1].shape[1],
+    )
+    constraints = check_cnn_constraints(model)
+    shift = best.values["shift"]
+    history = _fit(model, train, val, epochs, ctx.seed, ctx.verbose, callbacks=ctx.callbacks("final"), shift=shift)
+    test_loss, test_accuracy = model.evaluate(*test, batch_size=EVAL_BATCH_SIZE, verbose=0)
+    print(f"{ctx.problem_id}: tuned model test loss {test_loss:.5f}, test accuracy {test_accuracy:.4f}")
+    plots.append(
+        plot_history(history.history, f"{ctx.edition} {ctx.problem_id}: tuned CNN", ctx.folder / "training_curves.png")
+    )
+    hist = history.history
+    chosen = {k: v for k, v in best.values.items() if not k.startswith("tuner/")}
+    return {
+        "metrics": {
+            **final_metrics(test_loss, test_accuracy, hist, goal if ctx.on_write_up_data else None),
+            "search": search,
+            "best_so_far": best_so_far(table),
+        },
+        "hyperparameters": {
+            **chosen,
+            "batch_size": BATCH_SIZE,
+            "epochs": epochs,
+            "optimizer": "Adam, cosine decay to 0",
+            "source": f"keras-tuner {search['budget']} (tuning_trials.csv)",
+            "validation": scored_on,
+        },
+        "constraints": constraints,
         "history": history_record(hist),
         "params": model.count_params(),
         "model_summary": model_summary(model),

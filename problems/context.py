@@ -35,6 +35,8 @@ class RunContext:
         repeats: seeds per dropout-sweep point (3D/4F).
         test_as_validation: pass the test set as validation data, as the starter notebook did (3D/4F).
         verbose: Keras verbosity (2 = one line per epoch).
+        tensorboard: a folder for Keras TensorBoard logs of every training run and search, or None.
+        worker_timeout: seconds a distributed search's chief waits for a silent worker.
     """
 
     edition: str
@@ -51,6 +53,21 @@ class RunContext:
     repeats: int = 1
     test_as_validation: bool = False
     verbose: int = 2
+    tensorboard: Path | None = None
+    worker_timeout: float = 600.0
+
+    def callbacks(self, name: str) -> list:
+        """Keras callbacks for one training run called ``name``: a TensorBoard log under
+        ``tensorboard/<edition>/<id>/<name>`` with ``--tensorboard``, else none."""
+        if self.tensorboard is None:
+            return []
+        import keras
+
+        return [keras.callbacks.TensorBoard(str(self.tensorboard_dir(name)))]
+
+    def tensorboard_dir(self, name: str) -> Path | None:
+        """Where the TensorBoard logs of ``name`` go (None without ``--tensorboard``)."""
+        return None if self.tensorboard is None else Path(self.tensorboard) / self.edition / self.problem_id / name
 
     @property
     def dataset_name(self) -> str | None:

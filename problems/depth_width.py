@@ -34,11 +34,12 @@ def run(ctx: RunContext, budget: str, goal: float) -> dict:
     """Train and score the MLP for ``budget`` ('2C', '2D' or '2E')."""
     train, val, test, image_shape = prepare(ctx.mnist, ctx.seed)
     input_dim, num_classes = train[0].shape[1], train[1].shape[1]
-    settings, source, plots = dict(TUNED[budget]), "stored (models/mlp.py TUNED)", []
+    settings, source, plots, tuned = dict(TUNED[budget]), "stored (models/mlp.py TUNED)", [], {}
     if ctx.tune:
+        from tuning.common import best_so_far, plot_best_so_far
         from tuning.mlp_search import search_mlp
 
-        found, table = search_mlp(
+        found, table, search = search_mlp(
             budget,
             BUDGETS[budget],
             train,
@@ -49,10 +50,16 @@ def run(ctx: RunContext, budget: str, goal: float) -> dict:
             epochs=ctx.epochs,
             verbose=ctx.verbose,
             image_shape=image_shape,
+            tensorboard=ctx.tensorboard_dir("search"),
+            worker_timeout=ctx.worker_timeout,
         )
         atomic_write_text(ctx.folder / "tuning_trials.csv", table.to_csv(index=False))
         settings.update(found)
-        source = f"keras-tuner BayesianOptimization, {len(table)} trials (tuning_trials.csv)"
+        source = f"keras-tuner {search['budget']} (tuning_trials.csv)"
+        title = f"{ctx.edition} {ctx.problem_id}: BayesianOptimization, best so far"
+        guided_from = search["num_initial_points"]
+        plots.append(plot_best_so_far(table, title, ctx.folder / "best_so_far.png", guided_from))
+        tuned = {"search": search, "best_so_far": best_so_far(table)}
         print(f"best settings on validation: {found}")
     epochs, batch = ctx.epochs or settings["epochs"], settings["batch_size"]
 
@@ -77,6 +84,7 @@ def run(ctx: RunContext, budget: str, goal: float) -> dict:
         ctx.seed,
         shift=settings["shift"],
         verbose=ctx.verbose,
+        callbacks=ctx.callbacks("final"),
         image_shape=image_shape,
     )
     test_loss, test_accuracy = model.evaluate(*test, batch_size=EVAL_BATCH_SIZE, verbose=0)
@@ -110,7 +118,7 @@ def run(ctx: RunContext, budget: str, goal: float) -> dict:
     hist = history.history
     return {
         # The project's goal is an MNIST figure: another data set is reported without it.
-        "metrics": final_metrics(test_loss, test_accuracy, hist, goal if ctx.on_write_up_data else None),
+        "metrics": {**final_metrics(test_loss, test_accuracy, hist, goal if ctx.on_write_up_data else None), **tuned},
         "hyperparameters": {
             **settings,
             "hidden_units": list(found.hidden_units),

@@ -1,27 +1,232 @@
-"""Helpers every search uses: a loud failure when no trial succeeded, and a table of the trials."""
+"""Helpers every search uses: resumable tuner folders, one ``run_search`` for one process or many
+(keras-tuner's chief/worker mode), a loud failure when no trial succeeded, and the trials' table and plot."""
 
 from __future__ import annotations
 
+import json
+import os
+import threading
 import time
 from pathlib import Path
+
+import keras_tuner as kt
+
+# Without any call from a worker for this long, the chief presumes the worker dead (see serve_as_chief).
+WORKER_TIMEOUT = 600.0
+_POLL_SECONDS = 0.5
 
 
 class TuningError(RuntimeError):
     """A search ended without a usable result."""
 
 
+class WorkerFinished(Exception):
+    """This process was a distributed worker: it ran its trials and has nothing to report (not an error)."""
+
+
+def role() -> str:
+    """'chief', 'worker' or 'single', from keras-tuner's own variables (``KERASTUNER_TUNER_ID``,
+    ``KERASTUNER_ORACLE_IP``, ``KERASTUNER_ORACLE_PORT``); keras-tuner raises if one is missing."""
+    from keras_tuner.src.distribute import utils as dist_utils
+
+    if not dist_utils.has_chief_oracle():
+        return "single"
+    return "chief" if dist_utils.is_chief_oracle() else "worker"
+
+
 def open_resumable(make_tuner, project_dir: Path):
     """Build a tuner with ``overwrite=False`` so an interrupted search resumes (keras-tuner retries the
     trial that was running). keras-tuner writes its JSON files in place, so a run killed mid-write can
-    leave one unreadable: then the folder is moved aside, with a warning, and the search starts over.
+    leave ``oracle.json`` or a ``trial.json`` truncated: only then (``json.JSONDecodeError`` while
+    reloading) is the folder moved aside, with a warning, and the search started over. Every other
+    error (a refused model, a Keras error, a changed search space) propagates. A worker never moves
+    the shared folder: it may be reading a file the chief is writing, so it tries again.
     """
     try:
-        return make_tuner()
-    except ValueError as err:  # json.JSONDecodeError is a ValueError
+        tuner = make_tuner()
+    except json.JSONDecodeError as err:
+        if role() == "worker":
+            time.sleep(1.0)
+            return make_tuner()
         aside = project_dir.with_name(f"{project_dir.name}.unreadable-{time.strftime('%Y%m%d-%H%M%S')}")
         project_dir.rename(aside)
         print(f"warning: tuner folder {project_dir} is unreadable ({err}); moved it to {aside} and starting over")
-        return make_tuner()
+        tuner = make_tuner()
+    if role() != "worker":
+        requeue_interrupted(tuner.oracle)
+    return tuner
+
+
+def requeue_interrupted(oracle) -> list[str]:
+    """Queue for a rerun every reloaded trial still marked RUNNING that keras-tuner would not retry.
+
+    ``Oracle.reload`` retries the trials listed as ongoing in ``oracle.json``, but ``create_trial``
+    writes the new ``trial.json`` before ``oracle.json``: a kill between the two writes leaves a trial
+    RUNNING forever, counted against ``max_trials`` and never run (found by the SIGKILL test).
+    """
+    queued = [
+        trial_id
+        for trial_id, trial in oracle.trials.items()
+        if trial.status == "RUNNING"
+        and trial_id not in oracle._retry_queue
+        and trial_id not in {t.trial_id for t in oracle.ongoing_trials.values()}
+    ]
+    oracle._retry_queue.extend(queued)
+    return queued
+
+
+def run_search(tuner, *fit_args, worker_timeout: float = WORKER_TIMEOUT, **fit_kwargs) -> None:
+    """``tuner.search(...)`` in whichever role this process has.
+
+    - single: the plain search.
+    - chief: serves the oracle to the workers over gRPC until every trial is done (``serve_as_chief``);
+      it trains nothing itself. Afterwards ``tuner.oracle`` holds every trial, as in a single process.
+    - worker: runs trials handed out by the chief until it says stop, then raises ``WorkerFinished``:
+      a worker's oracle is a client with no trials, so there is nothing to report.
+    """
+    current = role()
+    if current == "chief":
+        tuner.oracle.verbose = fit_kwargs.get("verbose", 1)
+        tuner.save()
+        serve_as_chief(tuner.oracle, worker_timeout)
+        return
+    if current == "worker":
+        worker, ran = os.environ["KERASTUNER_TUNER_ID"], []
+        end_trial = tuner.on_trial_end
+
+        def on_trial_end(trial):  # say which trials this worker ran: the chief's display is the only other record
+            end_trial(trial)
+            ran.append(trial.trial_id)
+            print(f"worker {worker}: trial {trial.trial_id} {trial.status}", flush=True)
+
+        tuner.on_trial_end = on_trial_end
+        with _heartbeat(tuner.oracle, worker_timeout / 4):
+            tuner.search(*fit_args, **fit_kwargs)
+        raise WorkerFinished(f"worker {worker} ran {len(ran)} trial(s) ({', '.join(ran) or 'none'}); the chief reports")
+    tuner.search(*fit_args, **fit_kwargs)
+
+
+class _heartbeat:
+    """While a worker trains, ask the chief for the search space every ``interval`` seconds: a cheap
+    call whose only purpose is to tell the chief this worker is alive (trials can outlast the timeout)."""
+
+    def __init__(self, client, interval: float):
+        self.client, self.interval, self.stop = client, max(interval, 0.5), threading.Event()
+
+    def _beat(self):
+        while not self.stop.wait(self.interval):
+            try:
+                self.client.get_space()
+            except Exception:  # the chief is gone or busy; the worker's own calls will say so
+                pass
+
+    def __enter__(self):
+        threading.Thread(target=self._beat, daemon=True, name="kt-heartbeat").start()
+        return self
+
+    def __exit__(self, *exc):
+        self.stop.set()
+
+
+def serve_as_chief(oracle, worker_timeout: float = WORKER_TIMEOUT) -> None:
+    """Serve ``oracle`` to the workers until the search is done, with a bound keras-tuner 1.4.8 lacks.
+
+    keras-tuner's own server (``keras_tuner.src.distribute.oracle_chief.start_server``) waits until no
+    trial is running and every worker that ever asked for a trial has been told to stop: a worker that
+    dies keeps its trial "running" and its id registered forever, so the chief hangs (upstream #915).
+    This loop serves with keras-tuner's own ``OracleServicer`` and adds one rule: a worker not heard
+    from for ``worker_timeout`` seconds (workers send a heartbeat while they train) is presumed dead;
+    its trial is ended as FAILED and the worker is forgotten. If no worker at all is heard from for
+    ``worker_timeout`` seconds while trials remain, the chief stops with ``TuningError``; rerunning the
+    same command (chief and workers) resumes from the saved trials.
+    """
+    from concurrent import futures
+
+    import grpc
+    from keras_tuner.src import protos
+
+    address = f"{os.environ['KERASTUNER_ORACLE_IP']}:{os.environ['KERASTUNER_ORACLE_PORT']}"
+    servicer = _watched_servicer(oracle)
+    server = grpc.server(futures.ThreadPoolExecutor(max_workers=1))
+    protos.get_service_grpc().add_OracleServicer_to_server(servicer, server)
+    if server.add_insecure_port(address) == 0:
+        raise TuningError(f"the chief cannot listen on {address} (port in use or address not local)")
+    server.start()
+    print(f"chief: serving the oracle on {address}; waiting for workers (timeout {worker_timeout:.0f} s)", flush=True)
+    try:
+        while True:
+            time.sleep(_POLL_SECONDS)
+            now = time.monotonic()
+            for tuner_id in _forget_silent_workers(oracle, servicer, now - worker_timeout):
+                print(f"chief: worker {tuner_id} silent for {worker_timeout:.0f} s: presumed dead", flush=True)
+            if _search_done(oracle, servicer):
+                return
+            if now - servicer.last_contact > worker_timeout:
+                raise TuningError(
+                    f"no worker contacted the chief on {address} for {worker_timeout:.0f} s and the search is not "
+                    "finished; start the workers (or rerun the same command) to resume from the saved trials"
+                )
+    finally:
+        server.stop(grace=1.0)
+        oracle.save()
+
+
+def _watched_servicer(oracle):
+    """keras-tuner's servicer, noting when each worker (known by its connection) last called. Built on
+    demand: keras-tuner imports its gRPC modules only in distributed mode (protobuf version clashes)."""
+    from keras_tuner.src.distribute.oracle_chief import OracleServicer
+
+    class WatchedServicer(OracleServicer):
+        def __init__(self):
+            super().__init__(oracle)
+            self.started = time.monotonic()
+            self.last_contact = self.started  # any worker
+            self.peers: dict[str, str] = {}  # connection -> tuner id
+            self.seen: dict[str, float] = {}  # tuner id -> last call
+
+        def note(self, context, tuner_id: str | None = None):
+            now = time.monotonic()
+            self.last_contact = now
+            peer = context.peer()
+            if tuner_id:
+                self.peers[peer] = tuner_id
+            if peer in self.peers:
+                self.seen[self.peers[peer]] = now
+
+    def watched(name):
+        def call(self, request, context):
+            self.note(context, getattr(request, "tuner_id", None) if name == "CreateTrial" else None)
+            return getattr(OracleServicer, name)(self, request, context)
+
+        return call
+
+    for name in ("GetSpace", "UpdateSpace", "CreateTrial", "UpdateTrial", "EndTrial", "GetTrial", "GetBestTrials"):
+        setattr(WatchedServicer, name, watched(name))
+    return WatchedServicer()
+
+
+@kt.synchronized
+def _forget_silent_workers(oracle, servicer, deadline: float) -> list[str]:
+    """End the trial of every worker last heard from before ``deadline`` as FAILED and forget the worker.
+    Runs under the oracle's lock, like the servicer's calls."""
+    gone = [t for t in list(oracle.tuner_ids) if servicer.seen.get(t, servicer.started) < deadline]
+    for tuner_id in gone:
+        trial = oracle.ongoing_trials.get(tuner_id)
+        if trial is not None:
+            trial.status = "FAILED"
+            trial.message = f"worker {tuner_id} stopped answering; trial abandoned by the chief"
+            oracle.end_trial(trial)
+            oracle.ongoing_trials.pop(tuner_id, None)
+        oracle.tuner_ids.discard(tuner_id)
+        servicer.seen.pop(tuner_id, None)
+    return gone
+
+
+@kt.synchronized
+def _search_done(oracle, servicer) -> bool:
+    """keras-tuner's own exit rule (oracle_chief.exit_chief): some worker was told to stop, no trial runs
+    and no registered worker remains."""
+    return servicer.stop_triggered and not oracle.ongoing_trials and not oracle.tuner_ids
 
 
 def completed_trials(tuner) -> list:
@@ -50,3 +255,64 @@ def trials_table(tuner):
         for t in tuner.oracle.trials.values()
     ]
     return pd.DataFrame(rows).sort_values("score", ascending=False, na_position="last")
+
+
+def best_so_far(table) -> list[dict]:
+    """Trials in the order they were created, with the best score reached so far (failed trials keep
+    the previous best): the curve that shows whether a search still improves."""
+    best, rows = None, []
+    for _, row in table.sort_values("trial", key=lambda ids: ids.astype(int)).iterrows():
+        score = row["score"] if row["status"] == "COMPLETED" else None
+        if score is not None and score == score and (best is None or score > best):
+            best = float(score)
+        rows.append({"trial": int(row["trial"]), "score": score, "best_so_far": best})
+    return rows
+
+
+def plot_best_so_far(table, title: str, path, guided_from: int | None = None) -> str:
+    """Each trial's validation accuracy and the best so far against the trial number; with
+    ``guided_from`` (BayesianOptimization's ``num_initial_points``) a line marks where the random
+    draws end and the guided trials begin. Returns the file name."""
+    from matplotlib.ticker import MaxNLocator
+
+    from problems.report import pyplot, save_figure
+
+    plt = pyplot()
+    rows = best_so_far(table)
+    fig, ax = plt.subplots(figsize=(7, 3.6))
+    done = [r for r in rows if r["score"] is not None]
+    ax.scatter([r["trial"] for r in done], [r["score"] for r in done], s=18, color="tab:gray", label="trial")
+    ax.step([r["trial"] for r in rows], [r["best_so_far"] for r in rows], where="post", label="best so far")
+    if guided_from is not None:
+        ax.axvline(guided_from - 0.5, color="tab:orange", linestyle="--", label="guided from here")
+    ax.xaxis.set_major_locator(MaxNLocator(integer=True))
+    ax.set(xlabel="trial number (order run)", ylabel="validation accuracy", title=title)
+    ax.grid(alpha=0.3)
+    ax.legend()
+    return save_figure(fig, path)
+
+
+def describe_search(tuner, trials_run: int) -> dict:
+    """The oracle and the budget it was given, for the report."""
+    oracle = tuner.oracle
+    found = {"oracle": type(oracle).__name__.removesuffix("Oracle") or "Oracle", "trials_run": trials_run}
+    for name in ("max_trials", "num_initial_points", "max_epochs", "factor", "hyperband_iterations"):
+        value = getattr(oracle, name, None)
+        if value is not None:
+            found[name] = value if value != float("inf") else "unbounded"
+    return found
+
+
+def data_key(*arrays) -> str:
+    """A short fingerprint of the arrays a search trains and scores on, for its project name: a search
+    resumes only on the same data."""
+    import hashlib
+
+    import numpy as np
+
+    digest = hashlib.sha256()
+    for array in arrays:
+        array = np.ascontiguousarray(array)
+        digest.update(str(array.shape).encode())
+        digest.update(array.data)
+    return digest.hexdigest()[:10]

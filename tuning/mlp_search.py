@@ -5,25 +5,33 @@ pixel shift of the input pipeline, tuned in ``MLPHyperModel.fit``. Trials are sc
 validation split carved from the training set; the test set is never seen. Trials are kept in
 ``tuner_dir`` and a rerun with the same seed resumes the search instead of starting over.
 
-Note on the oracle: with these 6 hyperparameters keras-tuner's BayesianOptimization first draws
-max(3 x 6, 3) = 18 random trials before its Gaussian process proposes any, so the default budget of
-12 trials is, in effect, a seeded random search (that is how the stored settings in
-``models.mlp.TUNED`` were found). Pass ``--trials`` above 18 for the Bayesian part to take over.
+The oracle: keras-tuner's BayesianOptimization by default first draws max(3 x 6, 3) = 18 random
+trials (6 hyperparameters) before its Gaussian process proposes any, so with 12 trials it would be
+a random search. Here ``num_initial_points`` is a third of the trials, at least 3 (4 of the default
+12), so the Gaussian process proposes the remaining trials. (The stored settings in
+``models.mlp.TUNED`` came from an earlier 12-trial run that was all random draws; see its comment.)
+In distributed mode (keras-tuner's ``KERASTUNER_*`` variables) the same call runs as chief or worker.
 """
 
 from __future__ import annotations
 
 from pathlib import Path
 
+import keras
 import keras_tuner as kt
 
 from models.budget import MLPBudget
 from models.mlp import build_mlp_hp, split_budget
 from training import MLP_BATCH_SIZE, make_dataset, steps_per_epoch, tuner_seed
-from tuning.common import ensure_success, open_resumable, trials_table
+from tuning.common import WORKER_TIMEOUT, describe_search, ensure_success, open_resumable, run_search, trials_table
 
 SEARCH_TRIALS = 12
 SEARCH_EPOCHS = 8
+
+
+def initial_points(trials: int) -> int:
+    """Random trials before the Gaussian process guides the search: a third of the budget, at least 3."""
+    return max(3, trials // 3)
 
 
 class MLPHyperModel(kt.HyperModel):
@@ -55,8 +63,10 @@ def search_mlp(
     epochs: int | None = None,
     verbose: int = 1,
     image_shape=(28, 28),
+    tensorboard: Path | None = None,
+    worker_timeout: float = WORKER_TIMEOUT,
 ):
-    """Search ``budget`` and return ``(settings, table)``.
+    """Search ``budget`` and return ``(settings, table, search)``.
 
     Args:
         key: the problem's budget key ('2C', '2D', '2E'), part of the project name.
@@ -65,10 +75,16 @@ def search_mlp(
         directory: where trials are kept; a rerun with the same key and seed resumes.
         trials, epochs: search budget (defaults SEARCH_TRIALS, SEARCH_EPOCHS).
         image_shape: the images' (height, width), for the pixel shift of flattened inputs.
+        tensorboard: a folder for TensorBoard logs (one per trial, with HParams), or None.
+        worker_timeout: distributed mode: how long the chief waits for a silent worker.
 
     Returns:
         settings: the best trial as ``build_mlp`` arguments plus ``shift``;
-        table: every trial (pandas DataFrame), best first.
+        table: every trial (pandas DataFrame), best first;
+        search: the oracle and its budget, for the report.
+
+    Raises:
+        WorkerFinished: this process was a distributed worker (the chief reports).
     """
     trials, epochs = trials or SEARCH_TRIALS, epochs or SEARCH_EPOCHS
     decay = epochs * steps_per_epoch(len(train[0]), MLP_BATCH_SIZE)
@@ -78,6 +94,7 @@ def search_mlp(
             MLPHyperModel(budget, decay, seed, image_shape, num_classes=train[1].shape[1]),
             objective="val_accuracy",
             max_trials=trials,
+            num_initial_points=initial_points(trials),
             seed=tuner_seed(seed),
             directory=str(directory),
             project_name=project,
@@ -85,7 +102,16 @@ def search_mlp(
         ),
         Path(directory) / project,
     )
-    tuner.search(*train, validation_data=val, epochs=epochs, verbose=verbose)
+    callbacks = [keras.callbacks.TensorBoard(str(tensorboard))] if tensorboard else []
+    run_search(
+        tuner,
+        *train,
+        validation_data=val,
+        epochs=epochs,
+        callbacks=callbacks,
+        verbose=verbose,
+        worker_timeout=worker_timeout,
+    )
     ensure_success(tuner)
     best = tuner.get_best_hyperparameters(1)[0].values
     settings = {
@@ -95,4 +121,12 @@ def search_mlp(
         "learning_rate": best["learning_rate"],
         "shift": best["shift"],
     }
-    return settings, trials_table(tuner)
+    table = trials_table(tuner)
+    search = {
+        **describe_search(tuner, len(table)),
+        "epochs_per_trial": epochs,
+        "budget": f"BayesianOptimization, {trials} trials of {epochs} epochs, the first "
+        f"{initial_points(trials)} random, then guided by the Gaussian process",
+        "best_val_accuracy": float(tuner.oracle.get_best_trials(1)[0].score),
+    }
+    return settings, table, search

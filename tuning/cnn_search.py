@@ -1,0 +1,116 @@
+"""``--tune`` for the CNN (2018 3D, 2023 4F): keras-tuner's Hyperband over ``models.cnn.build_cnn_hp``.
+
+The space: first-stage filters, Dense width, dropout rate, Adam's learning rate, and the pixel shift
+of the input pipeline (tuned in ``CNNHyperModel.fit``). A drawn model that breaks the problem's
+rules (1M parameters, a BatchNormalization, a Dropout with rate > 0) is refused in ``build``, before
+it trains, with keras-tuner's ``FailedTrialError``: the oracle marks that trial FAILED and goes on.
+
+Why Hyperband, and its budget: on 2 CPU cores one CNN epoch on 55,000 images takes 30-60 s, so the
+budget is counted in epochs. Hyperband with ``max_epochs=4, factor=3`` (keras-tuner 1.4.8, one
+iteration) runs 10 fits and 26 epochs: 5 configurations for 2 epochs, and 5 for 4 epochs, each
+continuing from its 2-epoch checkpoint where it was promoted. ``--epochs`` sets ``max_epochs``;
+``--trials N`` makes it exactly N fits: Hyperband's brackets repeat until N trials have run.
+Trials are scored on the validation split only.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import keras
+import keras_tuner as kt
+
+from models.cnn import ConstraintError, build_cnn_hp
+from training import make_dataset, steps_per_epoch, tuner_seed
+from tuning.common import WORKER_TIMEOUT, ensure_success, open_resumable, run_search
+
+MAX_EPOCHS, FACTOR = 4, 3
+SHIFTS = [0, 1, 2]
+
+
+class CNNHyperModel(kt.HyperModel):
+    """Builds a rule-abiding CNN (or refuses the trial); its ``fit`` also tunes the pixel shift."""
+
+    def __init__(self, input_shape, num_classes: int, decay_steps: int, seed: int, batch_size: int):
+        super().__init__(name="cnn")
+        self.input_shape, self.num_classes = tuple(input_shape), num_classes
+        self.decay_steps, self.seed, self.batch_size = decay_steps, seed, batch_size
+
+    def build(self, hp):
+        try:
+            return build_cnn_hp(hp, self.decay_steps, self.input_shape, self.num_classes)
+        except ConstraintError as err:  # refused before training; FailedTrialError is never retried
+            raise kt.errors.FailedTrialError(f"refused: {err}") from err
+
+    def fit(self, hp, model, x, y, validation_data=None, **kwargs):
+        shift = hp.Choice("shift", SHIFTS, default=1)
+        ds = make_dataset(
+            x, y, batch_size=self.batch_size, seed=self.seed, shift=shift, image_shape=self.input_shape[:2]
+        )
+        return model.fit(ds, validation_data=validation_data, shuffle=False, **kwargs)
+
+
+def search_cnn(
+    train,
+    val,
+    seed: int,
+    directory: Path,
+    project: str,
+    batch_size: int,
+    trials: int | None = None,
+    epochs: int | None = None,
+    tensorboard: Path | None = None,
+    verbose: int = 1,
+    worker_timeout: float = WORKER_TIMEOUT,
+):
+    """Search (or resume) and return ``(best_hp, tuner)``; the caller retrains the best and tests it.
+
+    Args:
+        train, val: (x, y) with images shaped (n, h, w, 1) and one-hot labels.
+        project: the tuner project's name (carries the seed, budget and data).
+        trials: a cap on Hyperband's fits (None: its own schedule).
+        epochs: Hyperband's ``max_epochs`` (default ``MAX_EPOCHS``).
+    """
+    max_epochs = epochs or MAX_EPOCHS
+    decay = max_epochs * steps_per_epoch(len(train[0]), batch_size)
+
+    def make_tuner():
+        tuner = kt.Hyperband(
+            CNNHyperModel(train[0].shape[1:], train[1].shape[1], decay, seed, batch_size),
+            objective="val_accuracy",
+            max_epochs=max_epochs,
+            factor=FACTOR,
+            # With --trials, brackets repeat until that many fits (with max_epochs=1 one bracket is one fit).
+            hyperband_iterations=None if trials else 1,
+            seed=tuner_seed(seed),
+            # Refused models are FAILED trials; a run of them must not end the search (default limit: 3).
+            max_consecutive_failed_trials=1000,
+            directory=str(directory),
+            project_name=project,
+            overwrite=False,
+        )
+        # kt.Hyperband takes no max_trials, but its oracle honours one (Oracle.create_trial stops there).
+        tuner.oracle.max_trials = trials
+        return tuner
+
+    tuner = open_resumable(make_tuner, Path(directory) / project)
+    callbacks = [keras.callbacks.TensorBoard(str(tensorboard))] if tensorboard else []
+    run_search(
+        tuner,
+        *train,
+        validation_data=val,
+        callbacks=callbacks,
+        verbose=verbose,
+        worker_timeout=worker_timeout,
+    )
+    ensure_success(tuner)
+    return tuner.get_best_hyperparameters(1)[0], tuner
+
+
+def cost(tuner) -> dict:
+    """Fits and epochs the search actually spent (a promoted Hyperband trial trains only its new epochs)."""
+    done = [t for t in tuner.oracle.trials.values() if t.status == "COMPLETED"]
+    epochs = sum(
+        t.hyperparameters.values["tuner/epochs"] - t.hyperparameters.values["tuner/initial_epoch"] for t in done
+    )
+    return {"fits": len(done), "epochs": int(epochs), "failed": len(tuner.oracle.trials) - len(done)}
