@@ -1,7 +1,8 @@
 """Searches as real processes: killed with SIGKILL and rerun, and spread over a chief and workers.
 
-Each test runs ``main.py --problem 2C --tune`` on a tiny 8x8 IDX set (no course-sample baseline on
-such images), with a timeout so that a hang fails the test instead of stalling the suite.
+Each test runs ``main.py --problem 2C --tune`` on a tiny 8x8 IDX set in a folder named data (so its
+results go to out/data/; no course-sample baseline on such images), with a timeout so that a hang
+fails the test instead of stalling the suite.
 """
 
 import json
@@ -104,7 +105,7 @@ def test_a_search_killed_mid_trial_resumes_and_keeps_finished_trials(tmp_path, t
     assert len(trials) == 4 and {t["status"] for t in trials.values()} == {"COMPLETED"}
     for name, before in finished.items():  # finished trials were not run again
         assert next((tmp_path / "runs").glob(f"mlp_*/{name}/trial.json")).read_bytes() == before
-    assert (tmp_path / "out/2018/2C/result.json").is_file()
+    assert (tmp_path / "out/data/2018/2C/result.json").is_file()
 
 
 def test_chief_and_two_workers_share_one_search(tmp_path, tiny_set):
@@ -127,7 +128,7 @@ def test_chief_and_two_workers_share_one_search(tmp_path, tiny_set):
     assert all(ran.values()) and sum(ran.values()) == 4, ran  # every trial ran exactly once, on a worker
     # Only the chief reports; the workers say they are done.
     assert "report" in logs["chief"] and all("the chief reports" in logs[w] for w in ran)
-    assert (tmp_path / "out/2018/2C/tuning_trials.csv").read_text().count("COMPLETED") == 4
+    assert (tmp_path / "out/data/2018/2C/tuning_trials.csv").read_text().count("COMPLETED") == 4
     print(f"chief + 2 workers: {wall:.1f} s wall")
 
 
