@@ -217,8 +217,15 @@ def run(ctx: RunContext, goal: float) -> dict:
             **FINAL_SETTINGS,
             "validation": scored_on,
         },
-        "constraints": constraints,
         "notes": [P_ONE_MEANING],
+        **_final_model_record(ctx, model, constraints, hist, epochs, plots),
+    }
+
+
+def _final_model_record(ctx: RunContext, model, constraints: dict, hist: dict, epochs: int, plots: list) -> dict:
+    """What every final CNN's result carries besides its metrics and settings."""
+    return {
+        "constraints": constraints,
         "history": history_record(hist),
         "params": model.count_params(),
         "model_summary": model_summary(model),
@@ -301,11 +308,5 @@ def run_tuned(ctx: RunContext, goal: float, train, val, test, scored_on: str) ->
             "source": f"keras-tuner {search['budget']} (tuning_trials.csv)",
             "validation": scored_on,
         },
-        "constraints": constraints,
-        "history": history_record(hist),
-        "params": model.count_params(),
-        "model_summary": model_summary(model),
-        "epochs": epochs,
-        "plots": plots,
-        "data": ctx.mnist_description,
+        **_final_model_record(ctx, model, constraints, hist, epochs, plots),
     }
