@@ -157,13 +157,14 @@ def versions() -> dict:
 
 
 def git_commit() -> str:
-    """HEAD's hash, with '+dirty' when tracked files differ from it; 'unknown' outside a checkout."""
+    """HEAD's hash, with '+dirty' when tracked files outside reports/ differ from it; 'unknown' outside a checkout."""
     try:
         head = subprocess.run(
             ["git", "rev-parse", "HEAD"], cwd=REPO_ROOT, capture_output=True, text=True, check=True
         ).stdout.strip()
         dirty = subprocess.run(
-            ["git", "status", "--porcelain", "--untracked-files=no"],
+            # reports/ is left out: a run rewrites the committed reports, which says nothing about the code.
+            ["git", "status", "--porcelain", "--untracked-files=no", "--", ".", ":!reports"],
             cwd=REPO_ROOT,
             capture_output=True,
             text=True,
