@@ -17,7 +17,6 @@ from __future__ import annotations
 
 from pathlib import Path
 
-import keras
 import keras_tuner as kt
 
 from models.cnn import ConstraintError, build_cnn_hp
@@ -94,12 +93,11 @@ def search_cnn(
         return tuner
 
     tuner = open_resumable(make_tuner, Path(directory) / project)
-    callbacks = [keras.callbacks.TensorBoard(str(tensorboard))] if tensorboard else []
     run_search(
         tuner,
         *train,
         validation_data=val,
-        callbacks=callbacks,
+        tensorboard=tensorboard,
         verbose=verbose,
         worker_timeout=worker_timeout,
     )

@@ -75,8 +75,11 @@ def requeue_interrupted(oracle) -> list[str]:
     return queued
 
 
-def run_search(tuner, *fit_args, worker_timeout: float = WORKER_TIMEOUT, **fit_kwargs) -> None:
-    """``tuner.search(...)`` in whichever role this process has.
+def run_search(
+    tuner, *fit_args, tensorboard: Path | None = None, worker_timeout: float = WORKER_TIMEOUT, **fit_kwargs
+) -> None:
+    """``tuner.search(...)`` in whichever role this process has; with ``tensorboard`` a folder, a
+    TensorBoard callback that keras-tuner turns into one log per trial (and execution) with HParams.
 
     - single: the plain search.
     - chief: serves the oracle to the workers over gRPC until every trial is done (``serve_as_chief``);
@@ -84,6 +87,10 @@ def run_search(tuner, *fit_args, worker_timeout: float = WORKER_TIMEOUT, **fit_k
     - worker: runs trials handed out by the chief until it says stop, then raises ``WorkerFinished``:
       a worker's oracle is a client with no trials, so there is nothing to report.
     """
+    if tensorboard:
+        import keras
+
+        fit_kwargs["callbacks"] = [*fit_kwargs.get("callbacks", []), keras.callbacks.TensorBoard(str(tensorboard))]
     current = role()
     if current == "chief":
         tuner.oracle.verbose = fit_kwargs.get("verbose", 1)

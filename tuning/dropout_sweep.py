@@ -116,8 +116,7 @@ def sweep_search(
         ),
         Path(directory) / project,
     )
-    callbacks = [keras.callbacks.TensorBoard(str(tensorboard))] if tensorboard else []
-    run_search(tuner, callbacks=callbacks, verbose=verbose, worker_timeout=worker_timeout)
+    run_search(tuner, tensorboard=tensorboard, verbose=verbose, worker_timeout=worker_timeout)
     ensure_success(tuner)
     by_rate = {t.hyperparameters.values["dropout"]: t for t in tuner.oracle.trials.values()}
     rows = []

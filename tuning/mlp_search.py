@@ -17,7 +17,6 @@ from __future__ import annotations
 
 from pathlib import Path
 
-import keras
 import keras_tuner as kt
 
 from models.budget import MLPBudget
@@ -102,13 +101,12 @@ def search_mlp(
         ),
         Path(directory) / project,
     )
-    callbacks = [keras.callbacks.TensorBoard(str(tensorboard))] if tensorboard else []
     run_search(
         tuner,
         *train,
         validation_data=val,
         epochs=epochs,
-        callbacks=callbacks,
+        tensorboard=tensorboard,
         verbose=verbose,
         worker_timeout=worker_timeout,
     )
