@@ -20,7 +20,7 @@ from __future__ import annotations
 from data_prep.mnist import one_hot, to_float, validation_split
 from models.cnn import build_cnn_final, build_cnn_hp, check_cnn_constraints
 from problems.context import RunContext
-from problems.report import model_summary, plot_history, pyplot, save_figure
+from problems.report import atomic_write_text, model_summary, plot_history, pyplot, save_figure
 from training import EVAL_BATCH_SIZE, final_metrics, fit, history_record, set_seed, steps_per_epoch, validation_size
 from tuning.common import data_key
 
@@ -129,7 +129,8 @@ def write_sweep_table(rows, path) -> None:
     """The sweep's trials table, one row per rate sorted by rate (``tuning_trials.csv``)."""
     import pandas as pd
 
-    pd.DataFrame(rows).sort_values("p").to_csv(path, index=False)
+    # Through atomic_write_text: it creates the report folder, which a fresh --out does not have yet.
+    atomic_write_text(path, pd.DataFrame(rows).sort_values("p").to_csv(index=False))
 
 
 def plot_sweep(rows, title: str, path) -> str:
@@ -259,7 +260,7 @@ def run_tuned(ctx: RunContext, goal: float, train, val, test, scored_on: str) ->
         worker_timeout=ctx.worker_timeout,
     )
     table = trials_table(tuner)
-    table.to_csv(ctx.folder / "tuning_trials.csv", index=False)
+    atomic_write_text(ctx.folder / "tuning_trials.csv", table.to_csv(index=False))
     spent = cost(tuner)
     search = {
         **describe_search(tuner, len(table)),

@@ -134,3 +134,16 @@ def test_test_as_validation_uses_the_test_set(tiny_mnist_like_dir):
     assert val is test and len(train[0]) == 300
     train, val, test = prepare(load_idx_dataset(tiny_mnist_like_dir), seed=1, test_as_validation=False)
     assert len(train[0]) + len(val[0]) == 300 and len(val[0]) == 30
+
+
+def test_cnn_problem_runs_end_to_end_into_a_fresh_output_folder(tiny_mnist_like_dir, tmp_path):
+    """Regression: the sweep table was written before anything had created the report folder, so a
+    run into a new --out failed after the whole sweep (the committed reports/ hid it)."""
+    from problems.cli import main
+
+    out = tmp_path / "fresh" / "reports"
+    args = ["--problem", "3D", "--epochs", "1", "--dataset-dir", str(tiny_mnist_like_dir), "--out", str(out)]
+    assert main([*args, "--tuner-dir", str(tmp_path / "runs"), "--quiet"]) == 0
+    folder = out / tiny_mnist_like_dir.name / "2018" / "3D"
+    assert (folder / "tuning_trials.csv").read_text().count("\n") == 11  # header + p = 0.1 ... 1.0
+    assert {"result.json", "dropout_sweep.png", "training_curves.png"} <= {p.name for p in folder.iterdir()}
