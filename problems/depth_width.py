@@ -143,6 +143,8 @@ def run(ctx: RunContext, budget: str, goal: float) -> dict:
             "epochs": epochs,
             "optimizer": "Adam, cosine decay to 0",
             "source": source,
+            "schedule_source": "epochs and batch size chosen on the validation split (models/mlp.py SCHEDULES; "
+            "python benchmarks/speed.py --only schedules)",
             "validation_images": len(val[0]),
             "fit_images": len(train[0]),
         },

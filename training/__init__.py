@@ -15,7 +15,7 @@ import numpy as np
 DETERMINISM = "keras.utils.set_random_seed (python, numpy, backend); TF op determinism off"
 
 N_VALIDATION = 5000  # images carved from MNIST's 60,000 training images; the test set is scored once, at the end
-MLP_BATCH_SIZE = 128  # the depth-vs-width MLPs and their search
+MLP_BATCH_SIZE = 128  # the MLP searches; each budget's final batch size is in models/mlp.py SCHEDULES
 # Batches per compiled TensorFlow call: at batch 32 Python and dispatch overhead is a large share of
 # a step on 2 cores (measured in benchmarks/). Same numbers, fewer round trips.
 STEPS_PER_EXECUTION = 64
