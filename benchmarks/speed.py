@@ -1,7 +1,7 @@
 """Speed benchmark: where the training time goes, measured side by side in one run on one machine.
 
-    python benchmarks/speed.py                 # everything, about 10 minutes on 2 cores
-    python benchmarks/speed.py --only levers   # one part: ceiling, levers, throughput, race, problems
+    python benchmarks/speed.py                 # everything: 30-45 minutes on 2 cores
+    python benchmarks/speed.py --only cnn      # one or more parts (see PARTS)
 
 Parts (each writes into ``reports/benchmarks/speed.json``, ``speed.md`` and ``speed.png``):
 - ceiling: float32 4096x4096 matrix products, the machine's practical GFLOP/s.
@@ -17,6 +17,10 @@ Parts (each writes into ``reports/benchmarks/speed.json``, ``speed.md`` and ``sp
 - schedules: for each depth-vs-width budget, the validation accuracy and training seconds of its
   tuned MLP under each candidate schedule (epochs x batch size), and the schedule
   ``choose_schedule`` picks: the evidence behind ``models/mlp.py SCHEDULES`` and what each second buys.
+- cnn: the 3D model's two layouts (``models.cnn.build_cnn_final(downsample=...)``): stride-1
+  convolutions followed by 2x2 max pooling (before) against stride-2 convolutions (now): ms per
+  batch-32 step, timed in alternation, and validation accuracy after the final model's 10 epochs
+  at p = 0.1: the evidence behind the strided layout.
 - problems: the wall time of ``main.py --problem all`` per edition and per problem, read from the
   ``run_all.json`` files that such a run leaves in ``reports/<edition>/``.
 
@@ -38,7 +42,7 @@ os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
 REPO = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(REPO))
 
-PARTS = ("ceiling", "levers", "throughput", "race", "schedules", "problems")
+PARTS = ("ceiling", "levers", "throughput", "race", "schedules", "cnn", "problems")
 THRESHOLDS = (0.985, 0.990)
 WRITEUP = "2018 write-up final CNN"
 
@@ -286,6 +290,65 @@ def run_schedules(train_flat, val_flat, seed: int, candidates=SCHEDULE_CANDIDATE
     return rows
 
 
+CNN_LAYOUTS = ("pool", "stride")
+CNN_GOAL = 0.993  # the project's 3D test-accuracy goal (problems/registry.py)
+
+
+def run_cnn_layouts(
+    train, val, seed: int, steps: int, epochs: int, rounds: int = 4, dropout: float = 0.1
+) -> list[dict]:
+    """ms per step (median of ``rounds`` alternating passes of ``steps`` batches) and validation
+    accuracy after ``epochs`` epochs of the final model's training, for each ``CNN_LAYOUTS`` entry."""
+    import numpy as np
+
+    import training
+    from models.cnn import build_cnn_final
+    from problems.cnn import BATCH_SIZE, FINAL_SETTINGS
+
+    def build(layout: str, decay_steps=None):
+        training.set_seed(seed)
+        return build_cnn_final(dropout, FINAL_SETTINGS["learning_rate"], decay_steps, downsample=layout)
+
+    # Speed first, the layouts alternating, so a machine that slows down mid-run slows both alike.
+    timed = {}
+    for layout in CNN_LAYOUTS:
+        model = build(layout)
+        ds = training.make_dataset(*train, BATCH_SIZE, seed, shift=FINAL_SETTINGS["shift"]).repeat()
+        model.fit(ds, steps_per_epoch=steps, epochs=1, verbose=0)  # warm-up: tracing
+        timed[layout] = (model, ds, [])
+    for _ in range(rounds):
+        for model, ds, times in timed.values():
+            start = time.perf_counter()
+            model.fit(ds, steps_per_epoch=steps, epochs=1, verbose=0)
+            times.append((time.perf_counter() - start) * 1000 / steps)
+    rows = []
+    for layout in CNN_LAYOUTS:
+        decay = epochs * training.steps_per_epoch(len(train[0]), BATCH_SIZE)
+        model = build(layout, decay)
+        start = time.perf_counter()
+        history = training.fit(model, train, val, epochs, BATCH_SIZE, seed, shift=FINAL_SETTINGS["shift"], verbose=0)
+        seconds = round(time.perf_counter() - start, 1)
+        rows.append(
+            {
+                "layout": layout,
+                "params": model.count_params(),
+                "ms_per_step": round(float(np.median(timed[layout][2])), 2),
+                "epochs": epochs,
+                "dropout": dropout,
+                "train_seconds": seconds,
+                "val_accuracy": round(float(history.history["val_accuracy"][-1]), 4),
+            }
+        )
+        print(
+            f"cnn: {layout}: {rows[-1]['ms_per_step']} ms/step, {rows[-1]['val_accuracy']:.4f} in {seconds} s",
+            flush=True,
+        )
+    base = rows[0]["ms_per_step"]
+    for row in rows:
+        row["speed_up"] = round(base / row["ms_per_step"], 2)
+    return rows
+
+
 def read_problem_times(reports: Path) -> list[dict]:
     """Per-edition wall time of the last ``--problem all`` run, from ``reports/<edition>/run_all.json``."""
     rows = []
@@ -317,6 +380,14 @@ def render(result: dict) -> str:
         f"{result['cpus']} CPUs, {result['versions'].get('tensorflow')} / keras {result['versions'].get('keras')}. "
         "Ratios are measured side by side in this one run; absolute seconds are context.",
     ]
+    dates = result.get("part_dates", {})
+    if dates and len(set(dates.values())) > 1:
+        lines += [
+            "",
+            "Parts kept from earlier runs (possibly another machine): "
+            + ", ".join(f"{part} {day}" for part, day in sorted(dates.items()) if day != result["date"])
+            + ".",
+        ]
     if "ceiling_gflops" in result:
         lines += ["", f"Float32 matrix-product ceiling: **{result['ceiling_gflops']:.0f} GFLOP/s** (4096 x 4096)."]
     if result.get("levers"):
@@ -342,6 +413,13 @@ def render(result: dict) -> str:
             ["budget", "epochs", "batch_size", "train_seconds", "val_accuracy", "goal", "bar", "chosen"],
         )
         lines += ["", "bar: the goal plus models/mlp.py SCHEDULE_MARGIN; chosen: `choose_schedule`'s pick."]
+    if result.get("cnn"):
+        lines += ["", "## 3D CNN layout: max pooling against stride-2 convolutions (validation split)", ""]
+        lines += _table(
+            result["cnn"],
+            ["layout", "params", "ms_per_step", "speed_up", "epochs", "dropout", "train_seconds", "val_accuracy"],
+        )
+        lines += ["", f"The goal is {CNN_GOAL} test accuracy; the test set is not used here."]
     if result.get("problems"):
         lines += ["", "## `main.py --problem all`, wall seconds", ""]
         for run in result["problems"]:
@@ -409,6 +487,10 @@ def main(argv=None) -> int:
     out.mkdir(parents=True, exist_ok=True)
     json_path = out / "speed.json"
     result = json.loads(json_path.read_text()) if json_path.is_file() else {}  # parts not rerun are kept
+    kept = result.setdefault("part_dates", {})
+    for part in PARTS:  # a file from before part_dates: its parts date from its last run
+        if result.get(part) and part not in kept:
+            kept[part] = result["date"]
     result.update(
         seed=args.seed,
         cpus=os.cpu_count(),
@@ -429,8 +511,14 @@ def main(argv=None) -> int:
     if "schedules" in args.only:
         candidates = ((2, 128), (1, 256)) if args.quick else SCHEDULE_CANDIDATES
         result["schedules"] = run_schedules(flat, val_flat, args.seed, candidates)
+    if "cnn" in args.only:
+        result["cnn"] = run_cnn_layouts(
+            train, val, args.seed, args.steps, epochs=1 if args.quick else 10, rounds=1 if args.quick else 4
+        )
     if "problems" in args.only and not args.quick:
         result["problems"] = read_problem_times(REPO / "reports")
+    # Parts not rerun keep their figures, possibly from another machine or day: each part's date says.
+    result["part_dates"].update({part: result["date"] for part in args.only})
     result["wall_seconds"] = round(time.perf_counter() - started, 1)
     atomic_write_text(json_path, json.dumps(result, indent=2) + "\n")
     atomic_write_text(out / "speed.md", render(result))

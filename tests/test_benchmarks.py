@@ -63,3 +63,23 @@ def test_schedules_part_trains_each_budget_under_each_candidate(mnist):
     assert [sum(r["chosen"] for r in rows if r["budget"] == b) for b in ("2C", "2D", "2E")] == [1, 1, 1]
     assert all(0 < r["val_accuracy"] <= 1 and r["train_seconds"] > 0 for r in rows)
     assert "| 2E | 1 | 256 |" in speed.render({"date": "d", "seed": 1, "cpus": 2, "versions": {}, "schedules": rows})
+
+
+def test_cnn_part_times_and_trains_both_layouts(mnist):
+    from data_prep.mnist import one_hot, to_float
+
+    (x, y), _ = mnist
+    train = (to_float(x[:640])[..., None], one_hot(y[:640]))
+    val = (to_float(x[640:840])[..., None], one_hot(y[640:840]))
+    rows = speed.run_cnn_layouts(train, val, seed=1, steps=4, epochs=1, rounds=1)
+    assert [r["layout"] for r in rows] == list(speed.CNN_LAYOUTS) == ["pool", "stride"]
+    assert rows[0]["speed_up"] == 1.0 and all(r["ms_per_step"] > 0 and r["train_seconds"] > 0 for r in rows)
+    assert all(r["params"] == 422_314 and 0 < r["val_accuracy"] <= 1 for r in rows)
+    assert "| stride | 422314 |" in speed.render({"date": "d", "seed": 1, "cpus": 2, "versions": {}, "cnn": rows})
+
+
+def test_render_names_the_parts_kept_from_an_earlier_run():
+    result = {"date": "new", "seed": 1, "cpus": 2, "versions": {}, "part_dates": {"cnn": "new", "schedules": "old"}}
+    assert "Parts kept from earlier runs (possibly another machine): schedules old." in speed.render(result)
+    result["part_dates"]["schedules"] = "new"
+    assert "Parts kept" not in speed.render(result)

@@ -60,6 +60,21 @@ def test_factories_meet_the_constraints():
     assert found["params"] < 1_000_000 and found["dropout_layers"] == 3 and found["batchnorm_layers"] == 3
 
 
+def test_final_cnn_layouts_downsample_28_to_7_with_the_same_weights():
+    strided, pooled = build_cnn_final(0.1), build_cnn_final(0.1, downsample="pool")
+    convs = [layer for layer in strided.layers if isinstance(layer, layers.Conv2D)]
+    assert "MaxPooling2D" not in [type(layer).__name__ for layer in strided.layers]
+    assert [conv.strides for conv in convs] == [(2, 2), (2, 2)]
+    assert [type(layer).__name__ for layer in pooled.layers].count("MaxPooling2D") == 2
+    # Both reach the Flatten layer at 7x7x64, so they carry exactly the same parameters.
+    for model in (strided, pooled):
+        flat = next(layer for layer in model.layers if isinstance(layer, layers.Flatten))
+        assert flat.output.shape == (None, 7 * 7 * 64)
+    assert strided.count_params() == pooled.count_params() == 422_314
+    with pytest.raises(ValueError, match="downsample must be one of"):
+        build_cnn_final(0.1, downsample="avg")
+
+
 def test_over_a_million_parameters_is_refused():
     model = keras.Sequential(
         [
