@@ -99,6 +99,7 @@ def sweep(ctx: RunContext, train, val, rates, epochs: int) -> list[dict]:
         tensorboard=ctx.tensorboard_dir("dropout_sweep"),
         verbose=ctx.verbose,
         worker_timeout=ctx.worker_timeout,
+        workers=ctx.search_workers,
     )
     for row in rows:
         print(

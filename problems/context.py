@@ -37,6 +37,10 @@ class RunContext:
         verbose: Keras verbosity (2 = one line per epoch).
         tensorboard: a folder for Keras TensorBoard logs of every training run and search, or None.
         worker_timeout: seconds a distributed search's chief waits for a silent worker.
+        jobs: processes working at once; a dropout sweep with trials left spreads them over this many
+            worker processes, each running ``worker_argv`` (1: this process runs every trial).
+        threads: TensorFlow's intra- and inter-op threads in this process (None: TensorFlow's default).
+        worker_argv: the command that runs this problem with this run's options (a search worker).
     """
 
     edition: str
@@ -55,6 +59,14 @@ class RunContext:
     verbose: int = 2
     tensorboard: Path | None = None
     worker_timeout: float = 600.0
+    jobs: int = 1
+    threads: int | None = None
+    worker_argv: list[str] | None = None
+
+    @property
+    def search_workers(self) -> tuple[list[str], int] | None:
+        """(command, count) for a search spread over worker processes, or None to run it here."""
+        return (self.worker_argv, self.jobs) if self.jobs > 1 and self.worker_argv else None
 
     def callbacks(self, name: str) -> list:
         """Keras callbacks for one training run called ``name``: a TensorBoard log under

@@ -61,6 +61,8 @@ def run_problem(problem: Problem, ctx: RunContext) -> dict:
             "trials": ctx.trials,
             "repeats": ctx.repeats,
             "test_as_validation": ctx.test_as_validation,
+            "jobs": ctx.jobs,
+            "threads": ctx.threads,
         },
         **measured,
     }

@@ -85,19 +85,22 @@ def test_every_search_space_depth_and_shape_spends_the_budget(depth, shape):
     assert widths == list(split_budget(200, depth, shape)) and sum(widths) == 200
 
 
-def test_course_baseline_trains_once_per_seed_and_data(monkeypatch):
-    """The three budgets share one baseline row: a second call with the same seed, epochs and data
-    reuses it; another seed trains again."""
+def test_course_baseline_trains_once_per_seed_and_data_and_says_when_reused(monkeypatch, tmp_path):
+    """The three budgets share one baseline row, kept as a file (the budgets may run in separate
+    processes): a second call with the same seed, epochs and data reuses it and says so; another seed
+    trains again; without a folder every call trains."""
     import numpy as np
 
     import problems.depth_width as dw
 
     built = []
-    monkeypatch.setattr(dw, "_BASELINES", {})
     monkeypatch.setattr(dw, "build_sample_model", lambda: built.append(1) or build_sample_model())
     rng = np.random.default_rng(0)
     x, y = rng.random((64, 784), dtype=np.float32), np.eye(10, dtype=np.float32)[rng.integers(0, 10, 64)]
-    first = dw.course_baseline((x, y), (x[:16], y[:16]), seed=1, epochs=1)
-    assert dw.course_baseline((x, y), (x[:16], y[:16]), seed=1, epochs=1) == first and len(built) == 1
-    dw.course_baseline((x, y), (x[:16], y[:16]), seed=2, epochs=1)
+    first = dw.course_baseline((x, y), (x[:16], y[:16]), seed=1, epochs=1, cache_dir=tmp_path)
+    again = dw.course_baseline((x, y), (x[:16], y[:16]), seed=1, epochs=1, cache_dir=tmp_path)
+    assert len(built) == 1 and not first.pop("reused") and again.pop("reused") and again == first
+    dw.course_baseline((x, y), (x[:16], y[:16]), seed=2, epochs=1, cache_dir=tmp_path)
     assert len(built) == 2
+    dw.course_baseline((x, y), (x[:16], y[:16]), seed=1, epochs=1)
+    assert len(built) == 3

@@ -5,8 +5,11 @@ from __future__ import annotations
 
 import json
 import os
+import socket
+import subprocess
 import threading
 import time
+from contextlib import contextmanager
 from pathlib import Path
 
 import keras_tuner as kt
@@ -76,12 +79,19 @@ def requeue_interrupted(oracle) -> list[str]:
 
 
 def run_search(
-    tuner, *fit_args, tensorboard: Path | None = None, worker_timeout: float = WORKER_TIMEOUT, **fit_kwargs
+    tuner,
+    *fit_args,
+    tensorboard: Path | None = None,
+    worker_timeout: float = WORKER_TIMEOUT,
+    workers: tuple[list[str], int] | None = None,
+    **fit_kwargs,
 ) -> None:
     """``tuner.search(...)`` in whichever role this process has; with ``tensorboard`` a folder, a
     TensorBoard callback that keras-tuner turns into one log per trial (and execution) with HParams.
 
-    - single: the plain search.
+    - single: the plain search; with ``workers`` = (command, count) and at least two trials left, this
+      process becomes the chief of ``count`` worker processes it starts on this machine
+      (``spawned_workers``), so the trials run side by side.
     - chief: serves the oracle to the workers over gRPC until every trial is done (``serve_as_chief``);
       it trains nothing itself. Afterwards ``tuner.oracle`` holds every trial, as in a single process.
     - worker: runs trials handed out by the chief until it says stop, then raises ``WorkerFinished``:
@@ -92,6 +102,16 @@ def run_search(
 
         fit_kwargs["callbacks"] = [*fit_kwargs.get("callbacks", []), keras.callbacks.TensorBoard(str(tensorboard))]
     current = role()
+    if current == "single" and workers:
+        command, count = workers
+        left = trials_left(tuner.oracle)
+        count = count if left is None else min(count, left)
+        if count > 1:
+            tuner.oracle.verbose = fit_kwargs.get("verbose", 1)
+            tuner.save()  # before the workers start: they load this state
+            with spawned_workers(command, count) as procs:
+                serve_as_chief(tuner.oracle, worker_timeout, procs)
+            return
     if current == "chief":
         tuner.oracle.verbose = fit_kwargs.get("verbose", 1)
         tuner.save()
@@ -111,6 +131,45 @@ def run_search(
             tuner.search(*fit_args, **fit_kwargs)
         raise WorkerFinished(f"worker {worker} ran {len(ran)} trial(s) ({', '.join(ran) or 'none'}); the chief reports")
     tuner.search(*fit_args, **fit_kwargs)
+
+
+def trials_left(oracle) -> int | None:
+    """Trials the oracle will still hand out (None: no ``max_trials``, as in Hyperband)."""
+    if not oracle.max_trials:
+        return None
+    return max(oracle.max_trials - len(oracle.trials), 0) + len(oracle._retry_queue)
+
+
+@contextmanager
+def spawned_workers(command: list[str], count: int):
+    """Make this process the chief of a search and start ``count`` workers running ``command`` (the same
+    problem with the same options) with keras-tuner's variables (``KERASTUNER_TUNER_ID`` tuner0...,
+    the chief on a free loopback port); yields the worker processes. On the way out the variables
+    are restored and the workers waited for (stopped if they outlive the search)."""
+    with socket.socket() as probe:  # a free port: bind to 0, read it back, release it for gRPC
+        probe.bind(("127.0.0.1", 0))
+        port = probe.getsockname()[1]
+    chief = {"KERASTUNER_TUNER_ID": "chief", "KERASTUNER_ORACLE_IP": "127.0.0.1", "KERASTUNER_ORACLE_PORT": str(port)}
+    saved = {name: os.environ.get(name) for name in chief}
+    os.environ.update(chief)
+    print(f"search: {count} worker processes on port {port}", flush=True)
+    procs = [
+        subprocess.Popen(command, env={**os.environ, "KERASTUNER_TUNER_ID": f"tuner{i}"}) for i in range(count)
+    ]
+    try:
+        yield procs
+    finally:
+        for name, value in saved.items():
+            if value is None:
+                os.environ.pop(name, None)
+            else:
+                os.environ[name] = value
+        for proc in procs:
+            try:
+                proc.wait(timeout=60)
+            except subprocess.TimeoutExpired:
+                proc.terminate()
+                proc.wait()
 
 
 class _heartbeat:
@@ -135,7 +194,7 @@ class _heartbeat:
         self.stop.set()
 
 
-def serve_as_chief(oracle, worker_timeout: float = WORKER_TIMEOUT) -> None:
+def serve_as_chief(oracle, worker_timeout: float = WORKER_TIMEOUT, workers: list | None = None) -> None:
     """Serve ``oracle`` to the workers until the search is done, with a bound keras-tuner 1.4.8 lacks.
 
     keras-tuner's own server (``keras_tuner.src.distribute.oracle_chief.start_server``) waits until no
@@ -145,7 +204,8 @@ def serve_as_chief(oracle, worker_timeout: float = WORKER_TIMEOUT) -> None:
     from for ``worker_timeout`` seconds (workers send a heartbeat while they train) is presumed dead;
     its trial is ended as FAILED and the worker is forgotten. If no worker at all is heard from for
     ``worker_timeout`` seconds while trials remain, the chief stops with ``TuningError``; rerunning the
-    same command (chief and workers) resumes from the saved trials.
+    same command (chief and workers) resumes from the saved trials. With ``workers`` (the processes
+    this chief started), it also stops as soon as every one of them has exited with trials left.
     """
     from concurrent import futures
 
@@ -168,6 +228,15 @@ def serve_as_chief(oracle, worker_timeout: float = WORKER_TIMEOUT) -> None:
                 print(f"chief: worker {tuner_id} silent for {worker_timeout:.0f} s: presumed dead", flush=True)
             if _search_done(oracle, servicer):
                 return
+            if workers and all(proc.poll() is not None for proc in workers):
+                time.sleep(_POLL_SECONDS)  # a worker's last call may still be in flight
+                if _search_done(oracle, servicer):
+                    return
+                codes = ", ".join(str(proc.returncode) for proc in workers)
+                raise TuningError(
+                    f"every worker process exited (status {codes}) before the search finished; "
+                    "their lines above say why; rerun the same command to resume from the saved trials"
+                )
             if now - servicer.last_contact > worker_timeout:
                 raise TuningError(
                     f"no worker contacted the chief on {address} for {worker_timeout:.0f} s and the search is not "

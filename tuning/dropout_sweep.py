@@ -88,6 +88,7 @@ def sweep_search(
     tensorboard: Path | None = None,
     verbose: int = 0,
     worker_timeout: float = WORKER_TIMEOUT,
+    workers: tuple[list[str], int] | None = None,
 ) -> list[dict]:
     """Run (or resume) the sweep and return one row per rate, in the list's order.
 
@@ -100,6 +101,7 @@ def sweep_search(
         directory, project: where keras-tuner keeps the trials; the project name carries everything
             that changes the numbers, so a rerun resumes only an identical sweep.
         tensorboard: a folder for TensorBoard logs (one per trial and execution), or None.
+        workers: (command, count) to spread the trials over worker processes (``run_search``), or None.
     """
     tuner = open_resumable(
         lambda: SweepTuner(
@@ -116,7 +118,7 @@ def sweep_search(
         ),
         Path(directory) / project,
     )
-    run_search(tuner, tensorboard=tensorboard, verbose=verbose, worker_timeout=worker_timeout)
+    run_search(tuner, tensorboard=tensorboard, verbose=verbose, worker_timeout=worker_timeout, workers=workers)
     ensure_success(tuner)
     by_rate = {t.hyperparameters.values["dropout"]: t for t in tuner.oracle.trials.values()}
     rows = []

@@ -1,0 +1,165 @@
+"""``--problem all`` with ``--jobs N``: the problems run N at a time, each in its own ``main.py`` process.
+
+Why processes: at the problem set's batch sizes most models keep fewer than two cores busy
+(TensorFlow's per-op work is small), so two problems side by side, one thread each, finish sooner
+than one after the other with two threads each (measured in benchmarks/speed.py). Each child is the
+same command for one problem, so it writes its own report exactly as a single run would, and its
+numbers do not depend on what runs beside it. The longest problems (by recorded wall time) start
+first; the short ones share one process (``--problem 2A,2B,...``), since starting Python and
+TensorFlow takes several seconds. Every line a child prints reaches this terminal prefixed with the
+run's elapsed time and the child's problem ids.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+import threading
+import time
+from pathlib import Path
+
+from problems.context import REPO_ROOT
+from problems.progress import Progress, _clock, recorded_seconds
+
+POLL_SECONDS = 0.2
+# Problems recorded under this many seconds run together in one process: each would otherwise spend
+# longer starting Python and TensorFlow (about 7 s here) than working.
+SHORT_SECONDS = 20.0
+
+
+def child_argv(args, pid: str, data_dir: Path | None) -> list[str]:
+    """The command that runs problem ``pid`` alone with the options of this run (``args``)."""
+    argv = [sys.executable, str(REPO_ROOT / "main.py"), "--problem", pid, "--edition", args.edition]
+    argv += ["--seed", str(args.seed), "--out", str(args.out), "--tuner-dir", str(args.tuner_dir)]
+    argv += ["--jobs", str(args.jobs), "--threads", str(args.threads), "--repeats", str(args.repeats)]
+    argv += ["--worker-timeout", str(args.worker_timeout)]
+    for option, value in (
+        ("--epochs", args.epochs),
+        ("--trials", args.trials),
+        ("--data-dir", data_dir),
+        ("--dataset-dir", args.dataset_dir),
+        ("--covid-csv", args.covid_csv),
+        ("--tensorboard", args.tensorboard),
+    ):
+        if value is not None:
+            argv += [option, str(value)]
+    for flag, on in (("--tune", args.tune), ("--test-as-validation", args.test_as_validation), ("--quiet", args.quiet)):
+        if on:
+            argv.append(flag)
+    return argv
+
+
+def plan_jobs(ids: list[str], recorded: dict[str, float]) -> list[str]:
+    """One job per process, as the ``--problem`` value it runs: each problem recorded at
+    ``SHORT_SECONDS`` or more (or never recorded) alone, the short ones together; longest first
+    (ties keep the registry's order), so that the last slot does not idle while a long one runs."""
+    short = [pid for pid in ids if recorded.get(pid, float("inf")) < SHORT_SECONDS]
+    jobs = [pid for pid in ids if pid not in short] + ([",".join(short)] if short else [])
+    return sorted(jobs, key=lambda job: -job_seconds(job, recorded))
+
+
+def job_seconds(job: str, recorded: dict[str, float]) -> float:
+    return sum(recorded.get(pid, float("inf")) for pid in job.split(","))
+
+
+def _relay(job: str, stream, lock: threading.Lock, started: float) -> None:
+    name = job if len(job) <= 5 else job.split(",")[0] + ",..."
+    for line in stream:
+        with lock:
+            sys.stdout.write(f"{_clock(time.perf_counter() - started)} {name:>5} | {line}")
+            sys.stdout.flush()
+
+
+def run_parallel(args, selected, edition_dir: Path, data_dir: Path | None) -> tuple[list[str], dict]:
+    """Run ``selected`` ((id, Problem) pairs) ``args.jobs`` processes at a time; returns (failed ids,
+    run record).
+
+    A problem whose process exits non-zero without writing a fresh ``result.json`` counts as failed
+    (its own message says why); the others go on. If this process is stopped (Ctrl-C, SIGTERM), the
+    running children are stopped too: each writes its report atomically, so none is left half-written.
+    """
+    ids = [pid for pid, _ in selected]
+    recorded = recorded_seconds(edition_dir, ids)
+    order = plan_jobs(ids, recorded)
+    progress = Progress(
+        order,
+        {job: job_seconds(job, recorded) for job in order if job_seconds(job, recorded) < float("inf")},
+        jobs=args.jobs,
+    )
+    env = {**os.environ, "PYTHONUNBUFFERED": "1"}
+    lock = threading.Lock()
+    running: dict[str, tuple[subprocess.Popen, threading.Thread, float]] = {}
+    failed: list[str] = []
+    walls: dict[str, float] = {}
+    processes: list[dict] = []  # each child's whole life: TensorFlow's import and data loading too
+    queue = list(order)
+    try:
+        while queue or running:
+            while queue and len(running) < args.jobs:
+                job = queue.pop(0)
+                now = time.perf_counter()
+                with lock:
+                    ran = {other: now - start for other, (_, _, start) in running.items()}
+                    print(progress.line(len(order) - len(queue) - 1, ran), flush=True)
+                proc = subprocess.Popen(
+                    child_argv(args, job, data_dir),
+                    stdout=subprocess.PIPE,
+                    stderr=subprocess.STDOUT,
+                    text=True,
+                    env=env,
+                )
+                relay = threading.Thread(target=_relay, args=(job, proc.stdout, lock, progress.started), daemon=True)
+                relay.start()
+                running[job] = (proc, relay, now)
+            time.sleep(POLL_SECONDS)
+            for job, (proc, relay, start) in list(running.items()):
+                if proc.poll() is None:
+                    continue
+                relay.join()
+                del running[job]
+                seconds = time.perf_counter() - start
+                processes.append({"problems": job.split(","), "seconds": round(seconds, 1)})
+                job_wall = 0.0
+                for pid in job.split(","):
+                    result = _fresh_result(edition_dir / pid, since=time.time() - seconds)
+                    if result is None:
+                        failed.append(pid)
+                        with lock:
+                            print(
+                                f"=== {pid}: FAILED (exit status {proc.returncode}); its lines above say why",
+                                flush=True,
+                            )
+                        continue
+                    walls[pid] = result["wall_seconds"]
+                    job_wall += result["wall_seconds"]
+                    verdict = {True: "target reached", False: "TARGET MISSED", None: "done"}[result["passed"]]
+                    with lock:
+                        print(f"=== {pid}: {verdict} in {result['wall_seconds']:.0f} s", flush=True)
+                progress.finish(job, job_wall)
+                with lock:
+                    print(f"=== process for {job} ended after {seconds:.0f} s (start-up included)", flush=True)
+    finally:
+        for proc, _, _ in running.values():  # stopped early: stop the children too
+            proc.terminate()
+        for proc, _, _ in running.values():
+            try:
+                proc.wait(timeout=30)
+            except subprocess.TimeoutExpired:
+                proc.kill()
+    record = progress.record()
+    record["problems"] = [{"id": pid, "wall_seconds": round(walls[pid], 1)} for pid in ids if pid in walls]
+    record["processes"] = processes
+    return failed, record
+
+
+def _fresh_result(folder: Path, since: float) -> dict | None:
+    """``folder/result.json`` if this run wrote it (modified after ``since``), else None."""
+    path = folder / "result.json"
+    try:
+        if path.stat().st_mtime < since - 1:
+            return None
+        return json.loads(path.read_text())
+    except (OSError, ValueError):
+        return None

@@ -1,0 +1,90 @@
+"""--jobs: problems side by side in child processes, and a dropout sweep spread over worker processes."""
+
+import json
+import subprocess
+import sys
+import time
+
+from problems import parallel
+from problems.cli import build_parser
+from problems.registry import resolve
+from tests.conftest import REPO, write_tiny_idx_set
+
+
+def _args(*argv):
+    args = build_parser().parse_args(list(argv))
+    args.jobs, args.threads = args.jobs or 2, args.threads or 1
+    return args
+
+
+def test_child_command_forwards_every_option_of_the_run():
+    args = _args(
+        "--problem", "all", "--edition", "2023", "--seed", "7", "--epochs", "2", "--out", "o", "--tuner-dir", "t",
+        "--tune", "--trials", "3", "--repeats", "2", "--test-as-validation", "--quiet", "--tensorboard", "tb",
+        "--covid-csv", "c.csv", "--dataset-dir", "d", "--worker-timeout", "30", "--jobs", "2", "--threads", "1",
+    )  # fmt: skip
+    argv = parallel.child_argv(args, "4F", data_dir="data")
+    assert argv[:2] == [sys.executable, str(REPO / "main.py")]
+    child = build_parser().parse_args(argv[2:])
+    for name, value in vars(args).items():
+        expected = {"problem": "4F", "data_dir": "data"}.get(name, value)
+        assert str(getattr(child, name)) == str(expected), name
+
+
+def test_jobs_start_longest_first_and_the_short_problems_share_one_process():
+    recorded = {"a": 5.0, "b": 50.0, "c": 24.0, "d": 9.0, "e": 12.0}
+    # Unrecorded ones first (they may be long); a + d + e = 26 s together, which places them before c.
+    assert parallel.plan_jobs(["a", "b", "c", "d", "new", "e"], recorded) == ["new", "b", "a,d,e", "c"]
+    assert parallel.plan_jobs(["b", "c"], recorded) == ["b", "c"]
+
+
+def _fake_child(folder, seconds: float, code: int):
+    """A stand-in for main.py: prints a line, sleeps, writes result.json (exit 0) or fails (exit 1)."""
+    script = (
+        "import json, pathlib, sys, time\n"
+        f"print('working', flush=True); time.sleep({seconds})\n"
+        f"if {code}: print('error: broken data', file=sys.stderr); sys.exit({code})\n"
+        f"f = pathlib.Path({str(folder)!r}); f.mkdir(parents=True, exist_ok=True)\n"
+        f"(f / 'result.json').write_text(json.dumps({{'wall_seconds': {seconds}, 'passed': True}}))\n"
+    )
+    return [sys.executable, "-c", script]
+
+
+def test_problems_run_jobs_at_a_time_with_prefixed_lines_and_a_failure_counted(tmp_path, monkeypatch, capsys):
+    edition_dir = tmp_path / "2018"
+    seconds = {"2C": 1.5, "2D": 1.5, "2E": 1.5}
+    monkeypatch.setattr(
+        parallel,
+        "child_argv",
+        lambda args, pid, data_dir: _fake_child(edition_dir / pid, seconds[pid], code=1 if pid == "2D" else 0),
+    )
+    selected = [pair for pid in seconds for pair in resolve("2018", pid)]
+    started = time.perf_counter()
+    failed, record = parallel.run_parallel(_args("--problem", "all"), selected, edition_dir, None)
+    wall = time.perf_counter() - started
+    out = capsys.readouterr().out
+    assert failed == ["2D"]
+    assert [row["id"] for row in record["problems"]] == ["2C", "2E"] and record["jobs"] == 2
+    assert sorted(row["problems"][0] for row in record["processes"]) == ["2C", "2D", "2E"]
+    assert wall < 2 * 1.5 + 1.5  # two at a time: about 3 s, where one after the other takes 4.5 s plus start-ups
+    assert "   2C | working" in out and "   2D | error: broken data" in out
+    assert "=== 2D: FAILED (exit status 1)" in out and "[3/3]" in out
+
+
+def test_sweep_over_two_worker_processes_gives_the_numbers_of_one_process(tmp_path):
+    """The same seeded trials, whichever process runs them: the chief starts two workers (--jobs 2),
+    the other run does every trial itself with the same one thread per process."""
+    (tmp_path / "data").mkdir()
+    data = write_tiny_idx_set(tmp_path / "data", 8, classes=3, n_train=150, n_test=30, seed=0, gz_labels=False)
+    rows = {}
+    for jobs in ("2", "1"):
+        out, runs = tmp_path / f"out{jobs}", tmp_path / f"runs{jobs}"
+        command = [sys.executable, "main.py", "--problem", "3D", "--epochs", "1", "--dataset-dir", str(data)]
+        command += ["--out", str(out), "--tuner-dir", str(runs), "--quiet", "--jobs", jobs, "--threads", "1"]
+        done = subprocess.run(command, cwd=REPO, capture_output=True, text=True, timeout=300)
+        assert done.returncode == 0, done.stdout[-2000:] + done.stderr[-2000:]
+        assert ("worker tuner1: trial" in done.stdout) == (jobs == "2")
+        result = json.loads((out / "data" / "2018" / "3D" / "result.json").read_text())
+        assert result["settings"]["jobs"] == int(jobs) and result["settings"]["threads"] == 1
+        rows[jobs] = [(row["p"], row["val_loss"]) for row in result["metrics"]["sweep"]]
+    assert len(rows["2"]) == 10 and rows["2"] == rows["1"]
