@@ -191,7 +191,7 @@ def run_selected(args, selected) -> int:
     """Run each selected problem; checks the data directory and the output folder before any work."""
     from data_prep import DataError, resolve_data_dir
     from problems.context import RunContext, check_writable
-    from problems.parallel import child_argv, run_parallel
+    from problems.parallel import CHILD_ENV, child_argv, run_parallel
     from problems.progress import Progress, recorded_seconds
 
     try:
@@ -204,7 +204,8 @@ def run_selected(args, selected) -> int:
     edition_dir = (
         RunContext(args.edition, "", dataset_dir=dataset_dir, out_dir=Path(args.out)).results_root / args.edition
     )
-    if args.jobs > 1 and len(selected) > 1 and not any(k.startswith("KERASTUNER_") for k in os.environ):
+    fan_out = not (CHILD_ENV in os.environ or any(k.startswith("KERASTUNER_") for k in os.environ))
+    if args.jobs > 1 and len(selected) > 1 and fan_out:
         failed, record = run_parallel(args, selected, edition_dir, data_dir)
         return _finish_all(args, selected, edition_dir, failed, record)
     import_tensorflow_quietly(args.threads)  # only once the options are known good: it takes seconds

@@ -20,6 +20,7 @@ from __future__ import annotations
 from data_prep.mnist import one_hot, to_float, validation_split
 from models.cnn import build_cnn_final, build_cnn_hp, check_cnn_constraints
 from problems.context import RunContext
+from problems.parallel import RELEASE
 from problems.report import atomic_write_text, model_summary, plot_history, pyplot, save_figure
 from training import EVAL_BATCH_SIZE, final_metrics, fit, history_record, set_seed, steps_per_epoch, validation_size
 from tuning.common import data_key
@@ -173,6 +174,7 @@ def run(ctx: RunContext, goal: float) -> dict:
     rates = SWEEPS[ctx.edition]
     sweep_epochs = SWEEP_EPOCHS if ctx.epochs is None else min(ctx.epochs, SWEEP_EPOCHS)
     rows = sweep(ctx, train, val, rates, sweep_epochs)
+    print(f"{RELEASE} the sweep is done; the final model trains in this process alone", flush=True)
     write_sweep_table(rows, ctx.folder / "tuning_trials.csv")
     chosen = choose_rate(rows)
     print(f"chosen p = {chosen} (best validation accuracy among 0 < p < 1)")

@@ -165,6 +165,12 @@ def run(ctx: RunContext, budget: str, goal: float) -> dict:
             "hidden_layers_used": found.hidden_layers,
         },
         "baseline": baseline,
+        "notes": [
+            "The course baseline row was reused from an earlier run with the same seed, data, epochs and "
+            "threads (kept beside the search trials in the tuner folder): this run's wall time does not include it."
+        ]
+        if baseline.get("reused")
+        else [],
         "history": history_record(hist),
         "params": model.count_params(),
         "model_summary": model_summary(model),

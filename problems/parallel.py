@@ -27,6 +27,13 @@ POLL_SECONDS = 0.2
 # Problems recorded under this many seconds run together in one process: each would otherwise spend
 # longer starting Python and TensorFlow (about 7 s here) than working.
 SHORT_SECONDS = 20.0
+# A problem that spreads its search over worker processes (Problem.spreads_search) holds every slot
+# from its start (no other problem would find a free core); it prints a line starting with this
+# when the workers are done, and from then on holds one slot.
+RELEASE = "slots released:"
+# Set in every child's environment: a child runs its problems itself, one after the other, and never
+# fans out again (a child given several short problems would otherwise start children of its own).
+CHILD_ENV = "PS4_PARALLEL_CHILD"
 
 
 def child_argv(args, pid: str, data_dir: Path | None) -> list[str]:
@@ -64,10 +71,12 @@ def job_seconds(job: str, recorded: dict[str, float]) -> float:
     return sum(recorded.get(pid, float("inf")) for pid in job.split(","))
 
 
-def _relay(job: str, stream, lock: threading.Lock, started: float) -> None:
+def _relay(job: str, stream, lock: threading.Lock, started: float, slots: dict[str, int]) -> None:
     name = job if len(job) <= 5 else job.split(",")[0] + ",..."
     for line in stream:
         with lock:
+            if line.startswith(RELEASE):
+                slots[job] = 1
             sys.stdout.write(f"{_clock(time.perf_counter() - started)} {name:>5} | {line}")
             sys.stdout.flush()
 
@@ -88,17 +97,22 @@ def run_parallel(args, selected, edition_dir: Path, data_dir: Path | None) -> tu
         {job: job_seconds(job, recorded) for job in order if job_seconds(job, recorded) < float("inf")},
         jobs=args.jobs,
     )
-    env = {**os.environ, "PYTHONUNBUFFERED": "1"}
+    env = {**os.environ, "PYTHONUNBUFFERED": "1", CHILD_ENV: "1"}
     lock = threading.Lock()
     running: dict[str, tuple[subprocess.Popen, threading.Thread, float]] = {}
     failed: list[str] = []
     walls: dict[str, float] = {}
     processes: list[dict] = []  # each child's whole life: TensorFlow's import and data loading too
+    spreads = {pid for pid, problem in selected if problem.spreads_search and not args.tune}
+    slots: dict[str, int] = {}  # slots each running job holds
+    begun: dict[str, float] = {}  # when each job started, by the clock that dates files
     queue = list(order)
     try:
         while queue or running:
-            while queue and len(running) < args.jobs:
+            while queue and (not running or sum(slots.values()) + _slots(queue[0], spreads, args.jobs) <= args.jobs):
                 job = queue.pop(0)
+                slots[job] = _slots(job, spreads, args.jobs)
+                begun[job] = time.time()
                 now = time.perf_counter()
                 with lock:
                     ran = {other: now - start for other, (_, _, start) in running.items()}
@@ -110,7 +124,9 @@ def run_parallel(args, selected, edition_dir: Path, data_dir: Path | None) -> tu
                     text=True,
                     env=env,
                 )
-                relay = threading.Thread(target=_relay, args=(job, proc.stdout, lock, progress.started), daemon=True)
+                relay = threading.Thread(
+                    target=_relay, args=(job, proc.stdout, lock, progress.started, slots), daemon=True
+                )
                 relay.start()
                 running[job] = (proc, relay, now)
             time.sleep(POLL_SECONDS)
@@ -118,12 +134,12 @@ def run_parallel(args, selected, edition_dir: Path, data_dir: Path | None) -> tu
                 if proc.poll() is None:
                     continue
                 relay.join()
-                del running[job]
+                del running[job], slots[job]
                 seconds = time.perf_counter() - start
                 processes.append({"problems": job.split(","), "seconds": round(seconds, 1)})
                 job_wall = 0.0
                 for pid in job.split(","):
-                    result = _fresh_result(edition_dir / pid, since=time.time() - seconds)
+                    result = _fresh_result(edition_dir / pid, since=begun[job])
                     if result is None:
                         failed.append(pid)
                         with lock:
@@ -154,11 +170,15 @@ def run_parallel(args, selected, edition_dir: Path, data_dir: Path | None) -> tu
     return failed, record
 
 
+def _slots(job: str, spreads: set[str], jobs: int) -> int:
+    return jobs if spreads & set(job.split(",")) else 1
+
+
 def _fresh_result(folder: Path, since: float) -> dict | None:
     """``folder/result.json`` if this run wrote it (modified after ``since``), else None."""
     path = folder / "result.json"
     try:
-        if path.stat().st_mtime < since - 1:
+        if path.stat().st_mtime < since:
             return None
         return json.loads(path.read_text())
     except (OSError, ValueError):

@@ -88,3 +88,44 @@ def test_sweep_over_two_worker_processes_gives_the_numbers_of_one_process(tmp_pa
         assert result["settings"]["jobs"] == int(jobs) and result["settings"]["threads"] == 1
         rows[jobs] = [(row["p"], row["val_loss"]) for row in result["metrics"]["sweep"]]
     assert len(rows["2"]) == 10 and rows["2"] == rows["1"]
+
+
+def test_a_problem_with_its_own_workers_holds_every_slot_until_it_releases_them(tmp_path, monkeypatch, capsys):
+    """3D starts its sweep workers itself: nothing else starts beside it until it prints RELEASE."""
+    edition_dir = tmp_path / "2018"
+
+    def child(args, job, data_dir):
+        release = f"print({parallel.RELEASE + ' sweep done'!r}, flush=True); " if job == "3D" else ""
+        script = (
+            f"import json, pathlib, time; print('started', flush=True); time.sleep(1.0); {release}time.sleep(1.0)\n"
+            f"f = pathlib.Path({str(edition_dir / job)!r}); f.mkdir(parents=True, exist_ok=True)\n"
+            "(f / 'result.json').write_text(json.dumps({'wall_seconds': 2.0, 'passed': True}))\n"
+        )
+        return [sys.executable, "-c", script]
+
+    monkeypatch.setattr(parallel, "child_argv", child)
+    for pid, seconds in (("3D", 500.0), ("2C", 100.0)):  # recorded: 3D is planned first
+        (edition_dir / pid).mkdir(parents=True)
+        (edition_dir / pid / "result.json").write_text(json.dumps({"wall_seconds": seconds}))
+    selected = resolve("2018", "3D") + resolve("2018", "2C")
+    started = time.perf_counter()
+    failed, _ = parallel.run_parallel(_args("--problem", "all"), selected, edition_dir, None)
+    out = capsys.readouterr().out
+    assert not failed and time.perf_counter() - started < 2.0 + 2.0 + 1.5  # 2C overlapped 3D's second second
+    lines = out.splitlines()
+    released = next(i for i, line in enumerate(lines) if parallel.RELEASE in line)
+    assert released < next(i for i, line in enumerate(lines) if line.startswith("[2/2] 2C"))
+
+
+def test_a_child_given_several_short_problems_runs_them_itself(tmp_path):
+    """Regression: the process given the short problems together (--problem 2A,1Ci) read its own
+    several ids as a reason to fan out again, and started copies of itself without end."""
+    out = tmp_path / "out"
+    command = [sys.executable, "main.py", "--problem", "2A,1Ci", "--out", str(out), "--quiet", "--jobs"]
+    first = subprocess.run([*command, "1"], cwd=REPO, capture_output=True, text=True, timeout=120)
+    assert first.returncode == 0, first.stderr[-2000:]  # one process; now both are recorded as short
+    done = subprocess.run([*command, "2"], cwd=REPO, capture_output=True, text=True, timeout=120)
+    assert done.returncode == 0, done.stdout[-2000:] + done.stderr[-2000:]
+    assert done.stdout.count("=== process for") == 1  # one child, which ran both in turn:
+    assert "2A,... | [1/2] 2A" in done.stdout and "2A,... | [2/2] 1Ci" in done.stdout
+    assert "=== 2A: done" in done.stdout and "=== 1Ci: done" in done.stdout
