@@ -366,6 +366,9 @@ def read_problem_times(reports: Path) -> list[dict]:
                 "total_seconds": run["wall_seconds"],
                 "problems": run["problems"],
                 "date": run["date"],
+                "jobs": run.get("jobs", 1),  # runs before --jobs ran one problem at a time
+                "threads": run.get("threads"),
+                "processes": run.get("processes", []),
             }
         )
     return rows
@@ -432,8 +435,18 @@ def render(result: dict) -> str:
     if result.get("problems"):
         lines += ["", "## `main.py --problem all`, wall seconds", ""]
         for run in result["problems"]:
-            lines += [f"### Edition {run['edition']}: {run['total_seconds']:.0f} s in all ({run['date']})", ""]
+            jobs = run.get("jobs", 1)
+            how = (
+                f"{jobs} processes at a time, {run.get('threads') or 'default'} thread(s) each"
+                if jobs > 1
+                else "one process"
+            )
+            lines += [f"### Edition {run['edition']}: {run['total_seconds']:.0f} s in all, {how} ({run['date']})", ""]
             lines += _table(run["problems"], ["id", "wall_seconds"]) + [""]
+            if run.get("processes"):
+                lines += ["Processes (each one's whole life, start-up included):", ""]
+                rows = [{"problems": ", ".join(p["problems"]), "seconds": p["seconds"]} for p in run["processes"]]
+                lines += _table(rows, ["problems", "seconds"]) + [""]
     return "\n".join(lines) + "\n"
 
 
