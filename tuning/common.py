@@ -153,9 +153,7 @@ def spawned_workers(command: list[str], count: int):
     saved = {name: os.environ.get(name) for name in chief}
     os.environ.update(chief)
     print(f"search: {count} worker processes on port {port}", flush=True)
-    procs = [
-        subprocess.Popen(command, env={**os.environ, "KERASTUNER_TUNER_ID": f"tuner{i}"}) for i in range(count)
-    ]
+    procs = [subprocess.Popen(command, env={**os.environ, "KERASTUNER_TUNER_ID": f"tuner{i}"}) for i in range(count)]
     try:
         yield procs
     finally:
