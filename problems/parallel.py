@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import json
 import os
+import signal
 import subprocess
 import sys
 import threading
@@ -107,6 +108,8 @@ def run_parallel(args, selected, edition_dir: Path, data_dir: Path | None) -> tu
     slots: dict[str, int] = {}  # slots each running job holds
     begun: dict[str, float] = {}  # when each job started, by the clock that dates files
     queue = list(order)
+    # SIGTERM would end this process without running the ``finally`` below: make it an exit that does.
+    previous = signal.signal(signal.SIGTERM, lambda *_: sys.exit(128 + signal.SIGTERM))
     try:
         while queue or running:
             while queue and (not running or sum(slots.values()) + _slots(queue[0], spreads, args.jobs) <= args.jobs):
@@ -157,6 +160,7 @@ def run_parallel(args, selected, edition_dir: Path, data_dir: Path | None) -> tu
                 with lock:
                     print(f"=== process for {job} ended after {seconds:.0f} s (start-up included)", flush=True)
     finally:
+        signal.signal(signal.SIGTERM, previous)
         for proc, _, _ in running.values():  # stopped early: stop the children too
             proc.terminate()
         for proc, _, _ in running.values():

@@ -4,6 +4,7 @@ import json
 import subprocess
 import sys
 import time
+from pathlib import Path
 
 from problems import parallel
 from problems.cli import build_parser
@@ -129,3 +130,36 @@ def test_a_child_given_several_short_problems_runs_them_itself(tmp_path):
     assert done.stdout.count("=== process for") == 1  # one child, which ran both in turn:
     assert "2A,... | [1/2] 2A" in done.stdout and "2A,... | [2/2] 1Ci" in done.stdout
     assert "=== 2A: done" in done.stdout and "=== 1Ci: done" in done.stdout
+
+
+def test_stopping_the_run_with_sigterm_stops_its_children(tmp_path):
+    """A killed --problem all leaves no problem running on its own: the parent stops its children."""
+    import os
+    import signal
+
+    marker = tmp_path / "child.pid"
+    script = (
+        "import os, pathlib, subprocess, sys, time\n"
+        f"sys.path.insert(0, {str(REPO)!r})\n"
+        "from problems import parallel\n"
+        "from problems.cli import build_parser\n"
+        "from problems.registry import resolve\n"
+        "args = build_parser().parse_args(['--problem', 'all']); args.jobs, args.threads = 2, 1\n"
+        "parallel.child_argv = lambda a, job, d: [sys.executable, '-c', "
+        f'"import os, pathlib, time; pathlib.Path({str(marker)!r}).write_text(str(os.getpid())); time.sleep(60)"]\n'
+        f"parallel.run_parallel(args, resolve('2018', '2C'), pathlib.Path({str(tmp_path)!r}), None)\n"
+    )
+    parent = subprocess.Popen([sys.executable, "-c", script])
+    deadline = time.time() + 30
+    while not marker.exists() and time.time() < deadline:
+        time.sleep(0.1)
+    child = int(marker.read_text())
+    parent.send_signal(signal.SIGTERM)
+    assert parent.wait(timeout=30) == 128 + signal.SIGTERM
+    time.sleep(0.5)
+    try:
+        os.kill(child, 0)
+        alive = not Path(f"/proc/{child}/stat").read_text().split()[2] == "Z"  # a zombie is gone
+    except ProcessLookupError:
+        alive = False
+    assert not alive
