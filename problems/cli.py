@@ -211,7 +211,7 @@ def run_selected(args, selected) -> int:
     import_tensorflow_quietly(args.threads)  # only once the options are known good: it takes seconds
     import keras_tuner  # noqa: F401  (imported before the freeze below)
 
-    from problems.runner import run_problem
+    from problems.runner import run_problem, verdict
     from tuning.common import TuningError, WorkerFinished
 
     # keras-tuner and Keras call gc.collect() at every model build; with TensorFlow's hundreds of
@@ -258,12 +258,10 @@ def run_selected(args, selected) -> int:
             failed.append(pid)
             continue
         progress.finish(pid, result["wall_seconds"])
-        verdict = {True: "target reached", False: "TARGET MISSED", None: "done"}[result["passed"]]
+        said = verdict(result)
         if result["not_comparable"]:
-            verdict += f" ({result['not_comparable']})"
-        print(
-            f"=== {pid}: {verdict} in {result['wall_seconds']:.0f} s; report {ctx.folder / 'result.json'}", flush=True
-        )
+            said += f" ({result['not_comparable']})"
+        print(f"=== {pid}: {said} in {result['wall_seconds']:.0f} s; report {ctx.folder / 'result.json'}", flush=True)
     return _finish_all(args, selected, edition_dir, failed, progress.record())
 
 

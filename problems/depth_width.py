@@ -46,9 +46,10 @@ def course_baseline(train, test, seed: int, epochs: int, cache_dir: Path | None 
     threads = tf.config.threading.get_intra_op_parallelism_threads()  # part of what fixes the last digits
     key = f"seed{seed}_e{epochs}_t{threads}_{data_key(*train, *test)}"
     path = Path(cache_dir) / "course_baseline" / f"{key}.json" if cache_dir is not None else None
-    try:
-        baseline = {**json.loads(path.read_text()), "reused": True}
-    except (AttributeError, OSError, ValueError):
+    baseline = _read_json(path) if path is not None else None
+    if baseline is not None:
+        baseline["reused"] = True
+    else:
         set_seed(seed)
         sample = build_sample_model()
         with warnings.catch_warnings():  # Keras warns that a 1-unit softmax is constant: that is the point
@@ -67,6 +68,13 @@ def course_baseline(train, test, seed: int, epochs: int, cache_dir: Path | None 
         baseline["reused"] = False
     print(f"course sample model: test accuracy {baseline['test_accuracy']:.4f} (a 1-unit softmax always outputs 1)")
     return baseline
+
+
+def _read_json(path: Path) -> dict | None:
+    try:
+        return json.loads(path.read_text())
+    except (OSError, ValueError):  # none yet, or unreadable: train it again
+        return None
 
 
 def run(ctx: RunContext, budget: str, goal: float) -> dict:

@@ -23,6 +23,7 @@ from pathlib import Path
 
 from problems.context import REPO_ROOT
 from problems.progress import Progress, _clock, recorded_seconds
+from problems.runner import verdict
 
 POLL_SECONDS = 0.2
 # Problems recorded under this many seconds run together in one process: each would otherwise spend
@@ -93,20 +94,17 @@ def run_parallel(args, selected, edition_dir: Path, data_dir: Path | None) -> tu
     ids = [pid for pid, _ in selected]
     recorded = recorded_seconds(edition_dir, ids)
     order = plan_jobs(ids, recorded)
-    progress = Progress(
-        order,
-        {job: job_seconds(job, recorded) for job in order if job_seconds(job, recorded) < float("inf")},
-        jobs=args.jobs,
-    )
+    expected = {job: job_seconds(job, recorded) for job in order}
+    progress = Progress(order, {job: s for job, s in expected.items() if s < float("inf")}, jobs=args.jobs)
     env = {**os.environ, "PYTHONUNBUFFERED": "1", CHILD_ENV: "1"}
     lock = threading.Lock()
-    running: dict[str, tuple[subprocess.Popen, threading.Thread, float]] = {}
+    # job -> (process, its relay thread, start by perf_counter, start by the clock that dates files)
+    running: dict[str, tuple[subprocess.Popen, threading.Thread, float, float]] = {}
     failed: list[str] = []
     walls: dict[str, float] = {}
     processes: list[dict] = []  # each child's whole life: TensorFlow's import and data loading too
     spreads = {pid for pid, problem in selected if problem.spreads_search and not args.tune}
     slots: dict[str, int] = {}  # slots each running job holds
-    begun: dict[str, float] = {}  # when each job started, by the clock that dates files
     queue = list(order)
     # SIGTERM would end this process without running the ``finally`` below: make it an exit that does.
     previous = signal.signal(signal.SIGTERM, lambda *_: sys.exit(128 + signal.SIGTERM))
@@ -115,10 +113,9 @@ def run_parallel(args, selected, edition_dir: Path, data_dir: Path | None) -> tu
             while queue and (not running or sum(slots.values()) + _slots(queue[0], spreads, args.jobs) <= args.jobs):
                 job = queue.pop(0)
                 slots[job] = _slots(job, spreads, args.jobs)
-                begun[job] = time.time()
                 now = time.perf_counter()
                 with lock:
-                    ran = {other: now - start for other, (_, _, start) in running.items()}
+                    ran = {other: now - start for other, (_, _, start, _) in running.items()}
                     print(progress.line(len(order) - len(queue) - 1, ran), flush=True)
                 proc = subprocess.Popen(
                     child_argv(args, job, data_dir),
@@ -131,9 +128,9 @@ def run_parallel(args, selected, edition_dir: Path, data_dir: Path | None) -> tu
                     target=_relay, args=(job, proc.stdout, lock, progress.started, slots), daemon=True
                 )
                 relay.start()
-                running[job] = (proc, relay, now)
+                running[job] = (proc, relay, now, time.time())
             time.sleep(POLL_SECONDS)
-            for job, (proc, relay, start) in list(running.items()):
+            for job, (proc, relay, start, begun) in list(running.items()):
                 if proc.poll() is None:
                     continue
                 relay.join()
@@ -142,7 +139,7 @@ def run_parallel(args, selected, edition_dir: Path, data_dir: Path | None) -> tu
                 processes.append({"problems": job.split(","), "seconds": round(seconds, 1)})
                 job_wall = 0.0
                 for pid in job.split(","):
-                    result = _fresh_result(edition_dir / pid, since=begun[job])
+                    result = _fresh_result(edition_dir / pid, since=begun)
                     if result is None:
                         failed.append(pid)
                         with lock:
@@ -153,17 +150,16 @@ def run_parallel(args, selected, edition_dir: Path, data_dir: Path | None) -> tu
                         continue
                     walls[pid] = result["wall_seconds"]
                     job_wall += result["wall_seconds"]
-                    verdict = {True: "target reached", False: "TARGET MISSED", None: "done"}[result["passed"]]
                     with lock:
-                        print(f"=== {pid}: {verdict} in {result['wall_seconds']:.0f} s", flush=True)
+                        print(f"=== {pid}: {verdict(result)} in {result['wall_seconds']:.0f} s", flush=True)
                 progress.finish(job, job_wall)
                 with lock:
                     print(f"=== process for {job} ended after {seconds:.0f} s (start-up included)", flush=True)
     finally:
         signal.signal(signal.SIGTERM, previous)
-        for proc, _, _ in running.values():  # stopped early: stop the children too
+        for proc, *_ in running.values():  # stopped early: stop the children too
             proc.terminate()
-        for proc, _, _ in running.values():
+        for proc, *_ in running.values():
             try:
                 proc.wait(timeout=30)
             except subprocess.TimeoutExpired:

@@ -81,7 +81,7 @@ class Progress:
     def record(self) -> dict:
         """This run's wall times per entry of ``ids``, for ``run_all.json``."""
         return {
-            "wall_seconds": round(time.perf_counter() - self.started, 1),
+            "wall_seconds": round(self.elapsed(), 1),
             "jobs": self.jobs,
             "problems": [{"id": pid, "wall_seconds": round(s, 1)} for pid, s in self.done.items()],
             "date": datetime.now(UTC).isoformat(timespec="seconds"),

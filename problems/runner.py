@@ -12,6 +12,11 @@ from problems.report import evaluate_targets, write_result
 NOT_COMPARABLE = "write-up figures are for MNIST"
 
 
+def verdict(result: dict) -> str:
+    """One word or two for a finished problem: did it reach its target (none: "done")."""
+    return {True: "target reached", False: "TARGET MISSED", None: "done"}[result["passed"]]
+
+
 def run_problem(problem: Problem, ctx: RunContext) -> dict:
     """Run ``problem`` under ``ctx`` and write ``result.json``; returns the result.
 
