@@ -20,7 +20,10 @@ Parts (each writes into ``reports/benchmarks/speed.json``, ``speed.md`` and ``sp
 - cnn: the 3D model's two layouts (``models.cnn.build_cnn_final(downsample=...)``): stride-1
   convolutions followed by 2x2 max pooling (before) against stride-2 convolutions (now): ms per
   batch-32 step, timed in alternation, and validation accuracy after the final model's 10 epochs
-  at p = 0.1: the evidence behind the strided layout.
+  at p = 0.1: the evidence behind the strided layout (both with Dropout in the convolution stages).
+- conv_dropout: the final model with Dropout after each convolution stage too (before) against
+  Dropout only before the classifier (now), on two seeds, each with its own validation split: ms
+  per step and validation accuracy after 10 epochs at p = 0.1.
 - problems: the wall time of ``main.py --problem all`` per edition and per problem, read from the
   ``run_all.json`` files that such a run leaves in ``reports/<edition>/``.
 
@@ -42,7 +45,7 @@ os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
 REPO = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(REPO))
 
-PARTS = ("ceiling", "levers", "throughput", "race", "schedules", "cnn", "problems")
+PARTS = ("ceiling", "levers", "throughput", "race", "schedules", "cnn", "conv_dropout", "problems")
 THRESHOLDS = (0.985, 0.990)
 # Our 3D model at the dropout rate both editions' sweeps choose (reports/2018/3D, reports/2023/4F).
 OURS_DROPOUT = 0.1
@@ -313,7 +316,9 @@ def run_cnn_layouts(
 
     def build(layout: str, decay_steps=None):
         training.set_seed(seed)
-        return build_cnn_final(dropout, FINAL_SETTINGS["learning_rate"], decay_steps, downsample=layout)
+        # Dropout in the convolution stages too, as the model had when this comparison was made.
+        lr = FINAL_SETTINGS["learning_rate"]
+        return build_cnn_final(dropout, lr, decay_steps, downsample=layout, conv_dropout=True)
 
     # Speed first, the layouts alternating, so a machine that slows down mid-run slows both alike.
     timed = {}
@@ -352,6 +357,73 @@ def run_cnn_layouts(
     base = rows[0]["ms_per_step"]
     for row in rows:
         row["speed_up"] = round(base / row["ms_per_step"], 2)
+    return rows
+
+
+CONV_DROPOUT_SEEDS = (1, 2)
+
+
+def run_conv_dropout(
+    x, y, seeds, steps: int, epochs: int, rounds: int = 4, dropout: float = OURS_DROPOUT
+) -> list[dict]:
+    """The final model with Dropout(p) after each convolution stage too (``conv_dropout=True``, the
+    layout before) against Dropout only before the classifier (now): for each seed, its own
+    validation split of ``x``, ``y``, ms per step (median and best of ``rounds`` alternating passes of
+    ``steps`` batches) and validation accuracy after ``epochs`` epochs at p = ``dropout``."""
+    import numpy as np
+
+    import training
+    from data_prep.mnist import validation_split
+    from models.cnn import build_cnn_final
+    from problems.cnn import BATCH_SIZE, FINAL_SETTINGS
+
+    variants = {"conv dropout (before)": True, "no conv dropout (now)": False}
+    rows = []
+    for seed in seeds:
+        train, val = validation_split(x, y, training.validation_size(len(x)), seed=seed)
+        decay = epochs * training.steps_per_epoch(len(train[0]), BATCH_SIZE)
+
+        def build(conv_dropout: bool, decay_steps=None, seed=seed):
+            training.set_seed(seed)
+            lr = FINAL_SETTINGS["learning_rate"]
+            return build_cnn_final(dropout, lr, decay_steps, conv_dropout=conv_dropout)
+
+        timed = {}
+        for name, conv_dropout in variants.items():
+            model = build(conv_dropout)
+            ds = training.make_dataset(*train, BATCH_SIZE, seed, shift=FINAL_SETTINGS["shift"]).repeat()
+            model.fit(ds, steps_per_epoch=steps, epochs=1, verbose=0)  # warm-up: tracing
+            timed[name] = (model, ds, [])
+        for _ in range(rounds):
+            for model, ds, times in timed.values():
+                start = time.perf_counter()
+                model.fit(ds, steps_per_epoch=steps, epochs=1, verbose=0)
+                times.append((time.perf_counter() - start) * 1000 / steps)
+        for name, conv_dropout in variants.items():
+            model = build(conv_dropout, decay)
+            start = time.perf_counter()
+            history = training.fit(
+                model, train, val, epochs, BATCH_SIZE, seed, shift=FINAL_SETTINGS["shift"], verbose=0
+            )
+            times = timed[name][2]
+            rows.append(
+                {
+                    "variant": name,
+                    "seed": seed,
+                    "params": model.count_params(),
+                    "ms_per_step": round(float(np.median(times)), 2),
+                    "best_ms_per_step": round(float(min(times)), 2),
+                    "epochs": epochs,
+                    "dropout": dropout,
+                    "train_seconds": round(time.perf_counter() - start, 1),
+                    "val_accuracy": round(float(history.history["val_accuracy"][-1]), 4),
+                }
+            )
+            print(
+                f"conv_dropout: {name}, seed {seed}: {rows[-1]['ms_per_step']} ms/step, "
+                f"{rows[-1]['val_accuracy']:.4f} in {rows[-1]['train_seconds']} s",
+                flush=True,
+            )
     return rows
 
 
@@ -424,6 +496,7 @@ def render(result: dict) -> str:
         lines += ["", "bar: the goal plus models/mlp.py SCHEDULE_MARGIN; chosen: `choose_schedule`'s pick."]
     if result.get("cnn"):
         lines += ["", "## 3D CNN layout: max pooling against stride-2 convolutions (validation split)", ""]
+        lines += ["Both with Dropout after each convolution stage, as the model had then.", ""]
         lines += _table(
             result["cnn"],
             ["layout", "params", "ms_per_step", "speed_up", "epochs", "dropout", "train_seconds", "val_accuracy"],
@@ -432,6 +505,19 @@ def render(result: dict) -> str:
 
         goal = lookup("2018", "3D").options["goal"]
         lines += ["", f"The goal is {goal} test accuracy; the test set is not used here."]
+    if result.get("conv_dropout"):
+        title = "## 3D CNN: Dropout in the convolution stages or only before the classifier (validation split)"
+        lines += ["", title, ""]
+        lines += _table(
+            result["conv_dropout"],
+            ["variant", "seed", "params", "ms_per_step", "best_ms_per_step", "epochs", "dropout"]
+            + ["train_seconds", "val_accuracy"],
+        )
+        lines += [
+            "",
+            "Each seed draws its own validation split. ms per step: median and best of alternating passes; "
+            "the best is the fairer figure on a machine whose passes sometimes run at half speed.",
+        ]
     if result.get("problems"):
         lines += ["", "## `main.py --problem all`, wall seconds", ""]
         for run in result["problems"]:
@@ -532,6 +618,11 @@ def main(argv=None) -> int:
     if "cnn" in args.only:
         result["cnn"] = run_cnn_layouts(
             train, val, args.seed, args.steps, epochs=1 if args.quick else 10, rounds=1 if args.quick else 4
+        )
+    if "conv_dropout" in args.only:
+        x_all, y_all = (x[:2840], y[:2840]) if args.quick else (x, y)
+        result["conv_dropout"] = run_conv_dropout(
+            x_all, y_all, CONV_DROPOUT_SEEDS, args.steps, epochs=1 if args.quick else 10, rounds=1 if args.quick else 4
         )
     if "problems" in args.only and not args.quick:
         result["problems"] = read_problem_times(REPO / "reports")

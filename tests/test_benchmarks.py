@@ -78,6 +78,21 @@ def test_cnn_part_times_and_trains_both_layouts(mnist):
     assert "| stride | 422314 |" in speed.render({"date": "d", "seed": 1, "cpus": 2, "versions": {}, "cnn": rows})
 
 
+def test_conv_dropout_part_compares_both_variants_on_each_seed(mnist):
+    from data_prep.mnist import one_hot, to_float
+
+    (x, y), _ = mnist
+    x, y = to_float(x[:700])[..., None], one_hot(y[:700])
+    rows = speed.run_conv_dropout(x, y, seeds=(1, 2), steps=4, epochs=1, rounds=1)
+    assert [(r["variant"], r["seed"]) for r in rows] == [
+        (v, s) for s in (1, 2) for v in ("conv dropout (before)", "no conv dropout (now)")
+    ]
+    assert all(r["params"] == 422_314 and 0 < r["best_ms_per_step"] <= r["ms_per_step"] for r in rows)
+    assert all(0 < r["val_accuracy"] <= 1 and r["train_seconds"] > 0 for r in rows)
+    text = speed.render({"date": "d", "seed": 1, "cpus": 2, "versions": {}, "conv_dropout": rows})
+    assert "| no conv dropout (now) | 2 | 422314 |" in text
+
+
 def test_render_names_the_parts_kept_from_an_earlier_run():
     result = {"date": "new", "seed": 1, "cpus": 2, "versions": {}, "part_dates": {"cnn": "new", "schedules": "old"}}
     assert "Parts kept from earlier runs (possibly another machine): schedules old." in speed.render(result)

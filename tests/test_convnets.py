@@ -57,7 +57,20 @@ def test_factories_meet_the_constraints():
     assert check_cnn_constraints(build_starter_cnn())["batchnorm_layers"] == 2
     assert build_cnn_2018_final().count_params() == 982_010  # the write-up's figure
     found = check_cnn_constraints(build_cnn_final(0.3))
-    assert found["params"] < 1_000_000 and found["dropout_layers"] == 3 and found["batchnorm_layers"] == 3
+    assert found["params"] < 1_000_000 and found["dropout_layers"] == 1 and found["batchnorm_layers"] == 3
+
+
+def test_final_cnn_drops_out_before_the_classifier_only_unless_asked():
+    names = [layer.name for layer in build_cnn_final(0.3).layers]
+    assert [n for n in names if n.startswith("dropout")] == ["dropout_dense"]
+    assert names.index("dropout_dense") == len(names) - 2  # right before Dense(10) softmax
+    before = build_cnn_final(0.3, conv_dropout=True)
+    assert [layer.name for layer in before.layers if isinstance(layer, layers.Dropout)] == [
+        "dropout_conv0",
+        "dropout_conv1",
+        "dropout_dense",
+    ]
+    assert before.count_params() == build_cnn_final(0.3).count_params() == 422_314
 
 
 def test_final_cnn_layouts_downsample_28_to_7_with_the_same_weights():
