@@ -136,9 +136,10 @@ def build_cnn_final(
     above the 0.993 goal.
 
     Why no Dropout in the convolution stages (``conv_dropout=True`` keeps them, the layout before):
-    their random masks (300,000 draws a batch) cost about a fifth of a training step. Measured on the
-    validation split, 10 epochs at p = 0.1, two seeds: 0.9938 and 0.9940 without them against 0.9946
-    and 0.9930 with them, in about 20% less time a step (reports/benchmarks/speed.md, part ``cnn``).
+    their random masks (300,000 draws a batch) cost a fifth to a third of a training step. Measured
+    side by side on the validation split, 10 epochs at p = 0.1, seeds 1 and 2 (each its own split):
+    0.9950 and 0.9938 without them against 0.9946 and 0.9922 with them; best pass 12.0 and 10.0 ms a
+    step against 16.8 and 14.6 (benchmarks/speed.py, part ``conv_dropout``; reports/benchmarks/).
 
     Args:
         dropout: the swept rate p, used at every Dropout layer; None means no Dropout layer at all
