@@ -300,6 +300,26 @@ def run_schedules(train_flat, val_flat, seed: int, candidates=SCHEDULE_CANDIDATE
     return rows
 
 
+def alternating_step_times(models: dict, train, seed: int, steps: int, rounds: int) -> dict[str, list[float]]:
+    """ms per step of each of ``models`` (name -> compiled CNN) on the final model's pipeline, over
+    ``rounds`` passes of ``steps`` batches taken in turn after a warm-up pass each, so that a machine
+    that slows down mid-run slows all alike."""
+    import training
+    from problems.cnn import BATCH_SIZE, FINAL_SETTINGS
+
+    timed = {}
+    for name, model in models.items():
+        ds = training.make_dataset(*train, BATCH_SIZE, seed, shift=FINAL_SETTINGS["shift"]).repeat()
+        model.fit(ds, steps_per_epoch=steps, epochs=1, verbose=0)  # warm-up: tracing
+        timed[name] = (model, ds, [])
+    for _ in range(rounds):
+        for model, ds, times in timed.values():
+            start = time.perf_counter()
+            model.fit(ds, steps_per_epoch=steps, epochs=1, verbose=0)
+            times.append((time.perf_counter() - start) * 1000 / steps)
+    return {name: times for name, (_, _, times) in timed.items()}
+
+
 CNN_LAYOUTS = ("pool", "stride")
 
 
@@ -320,18 +340,8 @@ def run_cnn_layouts(
         lr = FINAL_SETTINGS["learning_rate"]
         return build_cnn_final(dropout, lr, decay_steps, downsample=layout, conv_dropout=True)
 
-    # Speed first, the layouts alternating, so a machine that slows down mid-run slows both alike.
-    timed = {}
-    for layout in CNN_LAYOUTS:
-        model = build(layout)
-        ds = training.make_dataset(*train, BATCH_SIZE, seed, shift=FINAL_SETTINGS["shift"]).repeat()
-        model.fit(ds, steps_per_epoch=steps, epochs=1, verbose=0)  # warm-up: tracing
-        timed[layout] = (model, ds, [])
-    for _ in range(rounds):
-        for model, ds, times in timed.values():
-            start = time.perf_counter()
-            model.fit(ds, steps_per_epoch=steps, epochs=1, verbose=0)
-            times.append((time.perf_counter() - start) * 1000 / steps)
+    # Speed first, then accuracy.
+    timed = alternating_step_times({layout: build(layout) for layout in CNN_LAYOUTS}, train, seed, steps, rounds)
     rows = []
     decay = epochs * training.steps_per_epoch(len(train[0]), BATCH_SIZE)
     for layout in CNN_LAYOUTS:
@@ -343,7 +353,7 @@ def run_cnn_layouts(
             {
                 "layout": layout,
                 "params": model.count_params(),
-                "ms_per_step": round(float(np.median(timed[layout][2])), 2),
+                "ms_per_step": round(float(np.median(timed[layout])), 2),
                 "epochs": epochs,
                 "dropout": dropout,
                 "train_seconds": seconds,
@@ -388,24 +398,14 @@ def run_conv_dropout(
             lr = FINAL_SETTINGS["learning_rate"]
             return build_cnn_final(dropout, lr, decay_steps, conv_dropout=conv_dropout)
 
-        timed = {}
-        for name, conv_dropout in variants.items():
-            model = build(conv_dropout)
-            ds = training.make_dataset(*train, BATCH_SIZE, seed, shift=FINAL_SETTINGS["shift"]).repeat()
-            model.fit(ds, steps_per_epoch=steps, epochs=1, verbose=0)  # warm-up: tracing
-            timed[name] = (model, ds, [])
-        for _ in range(rounds):
-            for model, ds, times in timed.values():
-                start = time.perf_counter()
-                model.fit(ds, steps_per_epoch=steps, epochs=1, verbose=0)
-                times.append((time.perf_counter() - start) * 1000 / steps)
+        timed = alternating_step_times({n: build(c) for n, c in variants.items()}, train, seed, steps, rounds)
         for name, conv_dropout in variants.items():
             model = build(conv_dropout, decay)
             start = time.perf_counter()
             history = training.fit(
                 model, train, val, epochs, BATCH_SIZE, seed, shift=FINAL_SETTINGS["shift"], verbose=0
             )
-            times = timed[name][2]
+            times = timed[name]
             rows.append(
                 {
                     "variant": name,
