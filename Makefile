@@ -18,9 +18,12 @@ reproduce: $(VENV)/.installed
 	$(PY) main.py --edition 2018 --problem all
 	$(PY) main.py --edition 2023 --problem all
 
+# The whole suite on the default backend (JAX), then the tests marked `backends` on TensorFlow: one
+# end-to-end training per problem family, a search, resume and the same-seed checks.
 test: $(VENV)/.installed
 	$(VENV)/bin/ruff check . && $(VENV)/bin/ruff format --check .
 	$(PY) -m pytest -q tests
+	KERAS_BACKEND=tensorflow $(PY) -m pytest -q -m backends tests
 
 list: $(VENV)/.installed
 	$(PY) main.py --list

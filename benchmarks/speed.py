@@ -26,6 +26,10 @@ Parts (each writes into ``reports/benchmarks/speed.json``, ``speed.md`` and ``sp
   per step and validation accuracy after 10 epochs at p = 0.1.
 - problems: the wall time of ``main.py --problem all`` per edition and per problem, read from the
   ``run_all.json`` files that such a run leaves in ``reports/<edition>/``.
+- backends (``benchmarks/backends.py``): ms per training step of each shipped model (2C, 2D, 2E, 3D)
+  on TensorFlow and on JAX at 1 and 2 threads through the project's pipeline, each in a process of
+  its own, the backends alternating; 3D's training seconds to 0.985 test accuracy on each; and the
+  ``--problem all`` wall times per backend that ``benchmarks/backends.py --problem-all`` recorded.
 
 Timings on shared machines are noisy: compare the ratios within one run, not absolute seconds
 across runs.
@@ -45,7 +49,7 @@ os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
 REPO = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(REPO))
 
-PARTS = ("ceiling", "levers", "throughput", "race", "schedules", "cnn", "conv_dropout", "problems")
+PARTS = ("ceiling", "levers", "throughput", "race", "schedules", "cnn", "conv_dropout", "problems", "backends")
 THRESHOLDS = (0.985, 0.990)
 # Our 3D model at the dropout rate both editions' sweeps choose (reports/2018/3D, reports/2023/4F).
 OURS_DROPOUT = 0.1
@@ -533,7 +537,38 @@ def render(result: dict) -> str:
                 lines += ["Processes (each one's whole life, start-up included):", ""]
                 rows = [{"problems": ", ".join(p["problems"]), "seconds": p["seconds"]} for p in run["processes"]]
                 lines += _table(rows, ["problems", "seconds"]) + [""]
+    lines += _render_backends(result)
     return "\n".join(lines) + "\n"
+
+
+def _render_backends(result: dict) -> list[str]:
+    lines = []
+    backends = result.get("backends")
+    if backends:
+        lines += ["", "## Backends: ms per training step through the project's pipeline", ""]
+        lines += [
+            f"Median (and best) of {backends['passes']} passes of {backends['steps_per_pass']} steps after a "
+            "warm-up pass, each model and backend in a process of its own, the backends alternating.",
+            "",
+        ]
+        lines += _table(
+            backends["steps"],
+            ["model", "threads", "tensorflow_ms", "tensorflow_best_ms", "jax_ms", "jax_best_ms", "jax_over_tensorflow"],
+        )
+        for backend, race in backends.get("race", {}).items():
+            reached = "not reached"
+            if race["seconds_to_goal"]:
+                reached = f"{race['seconds_to_goal']} s ({race['epochs']} epochs)"
+            lines += ["", f"- 3D to 0.985 test accuracy on {backend}, one thread: {reached}; curve {race['curve']}"]
+    for edition, run in sorted(result.get("problem_all", {}).items()):
+        lines += ["", f"### `main.py --problem all`, edition {edition}, back to back ({run['date']})", ""]
+        lines += _table(run["runs"], ["backend", "wall_seconds", "exit_status", "goals_missed"])
+        lines += [
+            "",
+            f"Default ({run['default_backend']}) median {run['default_median_seconds']} s, largest deviation from it "
+            f"{run['default_largest_deviation']:.1%}; ratio to TensorFlow {run['ratio_to_tensorflow']}.",
+        ]
+    return lines
 
 
 def plot(result: dict, path: Path) -> None:
@@ -626,6 +661,14 @@ def main(argv=None) -> int:
         )
     if "problems" in args.only and not args.quick:
         result["problems"] = read_problem_times(REPO / "reports")
+    if "backends" in args.only:
+        from benchmarks.backends import run_backends
+
+        steps, rounds = (8, 1) if args.quick else (args.steps, 3)
+        result["backends"] = run_backends(args.data_dir, steps, rounds, args.seed, race=not args.quick)
+    problem_all = out / "problem_all.json"
+    if problem_all.is_file():
+        result["problem_all"] = json.loads(problem_all.read_text())
     # Parts not rerun keep their figures, possibly from another machine or day: each part's date says.
     result.setdefault("part_dates", {}).update({part: result["date"] for part in args.only})
     result["wall_seconds"] = round(time.perf_counter() - started, 1)

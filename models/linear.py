@@ -110,8 +110,9 @@ def fit_weighted(
     Returns:
         The training loss per epoch (before each epoch's step, as Keras records it).
     """
-    import tensorflow as tf
+    from training.backend import import_tensorflow
 
+    tf = import_tensorflow()  # tf.data feeds any backend; imported quietly
     keep = counts > 0
     weights = (counts[keep] / counts[keep].mean()).astype("float32")
     # One tensor repeated: each epoch is one step over all rows, without numpy slicing per epoch.

@@ -18,10 +18,12 @@ import weakref
 
 import keras
 import numpy as np
-import tensorflow as tf
 from keras import layers
 
 from data_prep.playground import SeedRandom
+from training.backend import import_tensorflow
+
+tf = import_tensorflow()  # quietly: on JAX this module is the only one here that needs TensorFlow
 
 DTYPE = "float64"  # JavaScript numbers are doubles; float32 would drift from the Playground's run
 LEARNING_RATE = 0.03

@@ -8,9 +8,18 @@ import gc
 import json
 import os
 import sys
+import time
 from pathlib import Path
 
 from problems.registry import DEFAULT_EDITION, EDITIONS, groups, problems_for, resolve
+from training.backend import (
+    BACKENDS,
+    DEFAULT_BACKEND,
+    BackendError,
+    choose_backend,
+    import_tensorflow,
+    select_backend,
+)
 
 EXIT_FAILED, EXIT_USAGE = 1, 2
 
@@ -77,6 +86,11 @@ def build_parser() -> argparse.ArgumentParser:
         "--threads",
         type=int,
         help="TensorFlow threads per process (default: CPUs / jobs); recorded, as it changes the last digits",
+    )
+    parser.add_argument(
+        "--backend",
+        choices=BACKENDS,
+        help=f"Keras backend (default: $KERAS_BACKEND, else {DEFAULT_BACKEND}); tensorflow is the original setup",
     )
     parser.add_argument("--quiet", action="store_true", help="no per-epoch progress lines")
     return parser
@@ -155,36 +169,27 @@ def main(argv=None) -> int:
             return EXIT_USAGE
     args.jobs = args.jobs or usable_cpus()
     args.threads = args.threads or max(1, usable_cpus() // args.jobs)
+    try:
+        args.backend = choose_backend(args.backend)
+        # A child started on another backend for a problem that needs it still records what the user asked for.
+        from problems.parallel import REQUESTED_BACKEND_ENV
+
+        args.requested_backend = os.environ.get(REQUESTED_BACKEND_ENV, args.backend)
+    except BackendError as err:  # a KERAS_BACKEND this project does not run on
+        print(f"error: {err} (set --backend or KERAS_BACKEND)", file=sys.stderr)
+        return EXIT_USAGE
     return run_selected(args, selected)
 
 
-def import_tensorflow_quietly(threads: int | None = None) -> None:
-    """Import TensorFlow, give it ``threads`` intra- and inter-op threads (None: its default, every
-    CPU) and start its devices, with stderr silenced when the log level is 3 (main.py's default). Some
-    start-up lines (CUDA stub, absl's "before InitializeLog" warning) are written before TensorFlow
-    reads TF_CPP_MIN_LOG_LEVEL, so only closing the stream hides them. Python errors still show: they
-    are raised after stderr is restored. Threads can only be set before the devices start, so a
-    process that has started them already (tests) keeps what it has."""
-    quiet = os.environ.get("TF_CPP_MIN_LOG_LEVEL") == "3" and "tensorflow" not in sys.modules
-    if quiet:
-        saved, null = os.dup(2), os.open(os.devnull, os.O_WRONLY)
-        sys.stderr.flush()
-        os.dup2(null, 2)
-    try:
-        import tensorflow as tf
+def start_backend(backend: str, threads: int | None) -> None:
+    """Choose ``backend`` for this process and start it, TensorFlow quietly (``training.backend.import_tensorflow``)."""
+    select_backend(backend, threads)
+    if backend == "tensorflow":
+        import_tensorflow()
+    else:
+        import jax
 
-        if threads:
-            try:
-                tf.config.threading.set_intra_op_parallelism_threads(threads)
-                tf.config.threading.set_inter_op_parallelism_threads(threads)
-            except RuntimeError:  # devices already started in this process
-                pass
-        tf.config.list_logical_devices()  # device start-up writes the second batch of lines
-    finally:
-        if quiet:
-            os.dup2(saved, 2)
-            os.close(saved)
-            os.close(null)
+        jax.devices()  # start the CPU client now, not inside the first timed step
 
 
 def run_selected(args, selected) -> int:
@@ -208,7 +213,16 @@ def run_selected(args, selected) -> int:
     if args.jobs > 1 and len(selected) > 1 and fan_out:
         failed, record = run_parallel(args, selected, edition_dir, data_dir)
         return _finish_all(args, selected, edition_dir, failed, record)
-    import_tensorflow_quietly(args.threads)  # only once the options are known good: it takes seconds
+    # A problem that cannot run on the chosen backend runs in a process of its own on one it can.
+    elsewhere = [(pid, p) for pid, p in selected if p.backend_for(args.backend) != args.backend]
+    here = [(pid, p) for pid, p in selected if p.backend_for(args.backend) == args.backend]
+    if not here:  # all of them elsewhere: this process can simply take their backend
+        args.backend = selected[0][1].backend_for(args.backend)
+        elsewhere, here = [], selected
+    started = time.perf_counter()
+    failed_elsewhere = run_elsewhere(args, elsewhere, edition_dir, data_dir) if elsewhere else []
+    all_selected, selected = selected, here
+    start_backend(args.backend, args.threads)  # only once the options are known good: it takes seconds
     import keras_tuner  # noqa: F401  (imported before the freeze below)
 
     from problems.runner import run_problem, verdict
@@ -220,8 +234,9 @@ def run_selected(args, selected) -> int:
     gc.collect()
     gc.freeze()
 
-    failed = []
+    failed = list(failed_elsewhere)
     progress = Progress([pid for pid, _ in selected], recorded_seconds(edition_dir, [pid for pid, _ in selected]))
+    progress.started = started  # the run's wall time includes what ran elsewhere
 
     for index, (pid, problem) in enumerate(selected):
         if len(selected) > 1:
@@ -246,6 +261,7 @@ def run_selected(args, selected) -> int:
             worker_timeout=args.worker_timeout,
             jobs=args.jobs,
             threads=args.threads,
+            backend_requested=args.requested_backend,
             worker_argv=child_argv(args, pid, data_dir) + ["--quiet"],
         )
         try:
@@ -262,7 +278,24 @@ def run_selected(args, selected) -> int:
         if result["not_comparable"]:
             said += f" ({result['not_comparable']})"
         print(f"=== {pid}: {said} in {result['wall_seconds']:.0f} s; report {ctx.folder / 'result.json'}", flush=True)
-    return _finish_all(args, selected, edition_dir, failed, progress.record())
+    return _finish_all(args, all_selected, edition_dir, failed, progress.record())
+
+
+def run_elsewhere(args, selected, edition_dir: Path, data_dir) -> list[str]:
+    """Run ``selected`` in child processes, one per backend they need, one after the other; returns
+    the ids that wrote no fresh ``result.json``. Their lines go straight to this terminal."""
+    import subprocess
+
+    from problems.parallel import child_argv, child_env, fresh_result
+
+    failed = []
+    for backend in dict.fromkeys(p.backend_for(args.backend) for _, p in selected):
+        ids = [pid for pid, p in selected if p.backend_for(args.backend) == backend]
+        print(f"=== {', '.join(ids)}: on {backend} in a process of its own (they do not run on {args.backend})")
+        begun = time.time()
+        subprocess.run(child_argv(args, ",".join(ids), data_dir, backend=backend), env=child_env(args))
+        failed += [pid for pid in ids if fresh_result(edition_dir / pid, since=begun) is None]
+    return failed
 
 
 def _finish_all(args, selected, edition_dir: Path, failed: list[str], record: dict) -> int:
@@ -270,7 +303,14 @@ def _finish_all(args, selected, edition_dir: Path, failed: list[str], record: di
     from problems.report import atomic_write_text
 
     if args.problem.lower() == "all":
-        record = {"edition": args.edition, "seed": args.seed, "threads": args.threads, "failed": failed, **record}
+        record = {
+            "edition": args.edition,
+            "seed": args.seed,
+            "backend": args.requested_backend,
+            "threads": args.threads,
+            "failed": failed,
+            **record,
+        }
         atomic_write_text(edition_dir / "run_all.json", json.dumps(record, indent=2) + "\n")
         print(f"=== {args.edition}: {len(selected)} problem(s) in {record['wall_seconds']:.0f} s", flush=True)
     if failed:

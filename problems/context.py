@@ -39,7 +39,9 @@ class RunContext:
         worker_timeout: seconds a distributed search's chief waits for a silent worker.
         jobs: processes working at once; a dropout sweep with trials left spreads them over this many
             worker processes, each running ``worker_argv`` (1: this process runs every trial).
-        threads: TensorFlow's intra- and inter-op threads in this process (None: TensorFlow's default).
+        threads: the backend's threads in this process (None: its default; see training.backend).
+        backend_requested: the backend the user asked for (``--backend``); a problem that cannot run
+            on it runs on another (``Problem.backends``), and its report says so.
         worker_argv: the command that runs this problem with this run's options (a search worker).
     """
 
@@ -61,6 +63,7 @@ class RunContext:
     worker_timeout: float = 600.0
     jobs: int = 1
     threads: int | None = None
+    backend_requested: str | None = None
     worker_argv: list[str] | None = None
 
     @property

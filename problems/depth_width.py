@@ -37,14 +37,16 @@ def prepare(mnist, seed: int):
 # times, even with the budgets in separate processes (--jobs). A reused row says so in the report.
 
 
-def course_baseline(train, test, seed: int, epochs: int, cache_dir: Path | None = None) -> dict:
+def course_baseline(
+    train, test, seed: int, epochs: int, cache_dir: Path | None = None, threads: int | None = None
+) -> dict:
     """The course's sample model trained with the course's settings and scored on ``test``."""
-    import tensorflow as tf
+    import keras
 
     from tuning.common import data_key
 
-    threads = tf.config.threading.get_intra_op_parallelism_threads()  # part of what fixes the last digits
-    key = f"seed{seed}_e{epochs}_t{threads}_{data_key(*train, *test)}"
+    # The backend and its threads are part of what fixes the last digits.
+    key = f"seed{seed}_e{epochs}_{keras.backend.backend()}_t{threads}_{data_key(*train, *test)}"
     path = Path(cache_dir) / "course_baseline" / f"{key}.json" if cache_dir is not None else None
     baseline = _read_json(path) if path is not None else None
     if baseline is not None:
@@ -146,7 +148,7 @@ def run(ctx: RunContext, budget: str, goal: float) -> dict:
 
     # The course's sample model, with the course's settings, as the baseline row.
     baseline = (
-        course_baseline(train, test, ctx.seed, ctx.epochs or COURSE_EPOCHS, ctx.tuner_dir)
+        course_baseline(train, test, ctx.seed, ctx.epochs or COURSE_EPOCHS, ctx.tuner_dir, ctx.threads)
         if input_dim == 784 and num_classes == 10
         else {}
     )

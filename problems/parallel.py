@@ -36,11 +36,20 @@ RELEASE = "slots released:"
 # Set in every child's environment: a child runs its problems itself, one after the other, and never
 # fans out again (a child given several short problems would otherwise start children of its own).
 CHILD_ENV = "PS4_PARALLEL_CHILD"
+# The backend the user asked for, as a child started on another one (Problem.backends) records it.
+REQUESTED_BACKEND_ENV = "PS4_REQUESTED_BACKEND"
 
 
-def child_argv(args, pid: str, data_dir: Path | None) -> list[str]:
-    """The command that runs problem ``pid`` alone with the options of this run (``args``)."""
+def child_env(args) -> dict:
+    """The environment of a child process of this run: it never fans out again, and knows the backend asked for."""
+    return {**os.environ, "PYTHONUNBUFFERED": "1", CHILD_ENV: "1", REQUESTED_BACKEND_ENV: args.requested_backend}
+
+
+def child_argv(args, pid: str, data_dir: Path | None, backend: str | None = None) -> list[str]:
+    """The command that runs problem ``pid`` alone with the options of this run (``args``), on
+    ``backend`` (default: the run's)."""
     argv = [sys.executable, str(REPO_ROOT / "main.py"), "--problem", pid, "--edition", args.edition]
+    argv += ["--backend", backend or args.backend]
     argv += ["--seed", str(args.seed), "--out", str(args.out), "--tuner-dir", str(args.tuner_dir)]
     argv += ["--jobs", str(args.jobs), "--threads", str(args.threads), "--repeats", str(args.repeats)]
     argv += ["--worker-timeout", str(args.worker_timeout)]
@@ -60,12 +69,16 @@ def child_argv(args, pid: str, data_dir: Path | None) -> list[str]:
     return argv
 
 
-def plan_jobs(ids: list[str], recorded: dict[str, float]) -> list[str]:
+def plan_jobs(ids: list[str], recorded: dict[str, float], backends: dict[str, str] | None = None) -> list[str]:
     """One job per process, as the ``--problem`` value it runs: each problem recorded at
-    ``SHORT_SECONDS`` or more (or never recorded) alone, the short ones together; longest first
-    (ties keep the registry's order), so that the last slot does not idle while a long one runs."""
+    ``SHORT_SECONDS`` or more (or never recorded) alone, the short ones together (one process per
+    backend in ``backends``, {id: backend}); longest first (ties keep the registry's order), so that
+    the last slot does not idle while a long one runs."""
+    backends = backends or {}
     short = [pid for pid in ids if recorded.get(pid, float("inf")) < SHORT_SECONDS]
-    jobs = [pid for pid in ids if pid not in short] + ([",".join(short)] if short else [])
+    jobs = [pid for pid in ids if pid not in short]
+    for backend in dict.fromkeys(backends.get(pid) for pid in short):
+        jobs.append(",".join(pid for pid in short if backends.get(pid) == backend))
     return sorted(jobs, key=lambda job: -job_seconds(job, recorded))
 
 
@@ -93,10 +106,11 @@ def run_parallel(args, selected, edition_dir: Path, data_dir: Path | None) -> tu
     """
     ids = [pid for pid, _ in selected]
     recorded = recorded_seconds(edition_dir, ids)
-    order = plan_jobs(ids, recorded)
+    backends = {pid: problem.backend_for(args.backend) for pid, problem in selected}
+    order = plan_jobs(ids, recorded, backends)
     expected = {job: job_seconds(job, recorded) for job in order}
     progress = Progress(order, {job: s for job, s in expected.items() if s < float("inf")}, jobs=args.jobs)
-    env = {**os.environ, "PYTHONUNBUFFERED": "1", CHILD_ENV: "1"}
+    env = child_env(args)
     lock = threading.Lock()
     # job -> (process, its relay thread, start by perf_counter, start by the clock that dates files)
     running: dict[str, tuple[subprocess.Popen, threading.Thread, float, float]] = {}
@@ -118,7 +132,7 @@ def run_parallel(args, selected, edition_dir: Path, data_dir: Path | None) -> tu
                     ran = {other: now - start for other, (_, _, start, _) in running.items()}
                     print(progress.line(len(order) - len(queue) - 1, ran), flush=True)
                 proc = subprocess.Popen(
-                    child_argv(args, job, data_dir),
+                    child_argv(args, job, data_dir, backend=backends[job.split(",")[0]]),
                     stdout=subprocess.PIPE,
                     stderr=subprocess.STDOUT,
                     text=True,
@@ -139,7 +153,7 @@ def run_parallel(args, selected, edition_dir: Path, data_dir: Path | None) -> tu
                 processes.append({"problems": job.split(","), "seconds": round(seconds, 1)})
                 job_wall = 0.0
                 for pid in job.split(","):
-                    result = _fresh_result(edition_dir / pid, since=begun)
+                    result = fresh_result(edition_dir / pid, since=begun)
                     if result is None:
                         failed.append(pid)
                         with lock:
@@ -174,7 +188,7 @@ def _slots(job: str, spreads: set[str], jobs: int) -> int:
     return jobs if spreads & set(job.split(",")) else 1
 
 
-def _fresh_result(folder: Path, since: float) -> dict | None:
+def fresh_result(folder: Path, since: float) -> dict | None:
     """``folder/result.json`` if this run wrote it (modified after ``since``), else None."""
     path = folder / "result.json"
     try:

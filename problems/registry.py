@@ -12,7 +12,12 @@ import importlib
 import re
 from dataclasses import dataclass, field
 
+from training.backend import BACKENDS
+
 EDITIONS = ("2018", "2023")
+# The Playground port (models/playground.py PlaygroundSGD) is one XLA-compiled tf.function over the
+# model's variables: exact to the Playground's float64 arithmetic and fast, so it stays on TensorFlow.
+PLAYGROUND_BACKENDS = ("tensorflow",)
 DEFAULT_EDITION = "2018"
 
 
@@ -31,6 +36,8 @@ class Problem:
         mnist_editions: the editions in which the run reads MNIST (so ``--dataset-dir`` can replace it).
         spreads_search: its search runs on ``--jobs`` worker processes of its own (the dropout sweep),
             so ``--problem all`` gives it every slot until it prints ``problems.parallel.RELEASE``.
+        backends: the Keras backends it runs on; asked for another, it runs on the first of these in a
+            process of its own (the Playground port is a TensorFlow loop), and its report says so.
     """
 
     key: str
@@ -42,6 +49,7 @@ class Problem:
     options: dict = field(default_factory=dict)
     mnist_editions: tuple[str, ...] = ()
     spreads_search: bool = False
+    backends: tuple[str, ...] = BACKENDS
 
     def uses_mnist(self, edition: str) -> bool:
         return edition in self.mnist_editions
@@ -49,6 +57,10 @@ class Problem:
     @property
     def implemented(self) -> bool:
         return self.run is not None
+
+    def backend_for(self, requested: str) -> str:
+        """The backend it runs on when ``requested`` is asked for."""
+        return requested if requested in self.backends else self.backends[0]
 
     def load_run(self):
         module, func = self.run.split(":")
@@ -62,6 +74,7 @@ PROBLEMS = [
         {"2018": "1Ai", "2023": "1A"},
         "Playground circle: ReLU, random vs zero init",
         run="problems.playground_demos:run_playground",
+        backends=PLAYGROUND_BACKENDS,
         reported={
             "2018": {
                 "random": "performance increases until it reaches 0 error; the boundary looks like a hexagon "
@@ -80,6 +93,7 @@ PROBLEMS = [
         {"2018": "1Aii", "2023": "1B"},
         "Playground circle: sigmoid, random vs zero init",
         run="problems.playground_demos:run_playground",
+        backends=PLAYGROUND_BACKENDS,
         reported={
             "2018": {
                 "random": "reaches a very low loss, like ReLU, but takes significantly longer; smoother boundary",
@@ -99,6 +113,7 @@ PROBLEMS = [
         {"2018": "1B", "2023": "1C"},
         "Dying ReLU: negatives first vs shuffled",
         run="problems.dying_relu:run_dying_relu",
+        backends=PLAYGROUND_BACKENDS,
         reported={
             "2018": {
                 "observation": "looping through all negatives first, the weights of positive indicators go to zero "

@@ -29,12 +29,20 @@ def run_problem(problem: Problem, ctx: RunContext) -> dict:
     the result carries none of them (no pass/fail) and says so in ``not_comparable``.
     """
     from training import DETERMINISM, set_seed
+    from training.backend import backend_record
 
     set_seed(ctx.seed)
     started = time.perf_counter()
     measured = problem.load_run()(ctx, **problem.options)
     wall = time.perf_counter() - started
     metrics = measured.pop("metrics")
+    backend = backend_record(ctx.threads)
+    notes = measured.pop("notes", [])
+    if ctx.backend_requested and backend["name"] != ctx.backend_requested:
+        notes = [
+            f"Ran on {backend['name']}, not on the requested {ctx.backend_requested}: this problem runs only on "
+            f"{', '.join(problem.backends)} (problems/registry.py)."
+        ] + notes
     comparable = ctx.on_write_up_data
     target = problem.target if comparable else {}
     result = {
@@ -54,6 +62,7 @@ def run_problem(problem: Problem, ctx: RunContext) -> dict:
         "hyperparameters": measured.pop("hyperparameters", {}),
         "epochs": measured.pop("epochs", None),
         "seed": ctx.seed,
+        "backend": backend,
         "determinism": DETERMINISM,
         "data": measured.pop("data", None),
         "versions": versions(),
@@ -68,7 +77,9 @@ def run_problem(problem: Problem, ctx: RunContext) -> dict:
             "test_as_validation": ctx.test_as_validation,
             "jobs": ctx.jobs,
             "threads": ctx.threads,
+            "backend_requested": ctx.backend_requested,
         },
+        "notes": notes,
         **measured,
     }
     write_result(ctx.results_root, result)

@@ -12,6 +12,12 @@ os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
 REPO = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(REPO))
 
+from training.backend import DEFAULT_BACKEND  # noqa: E402  (after the path above; imports no keras)
+
+# The suite runs on the project's default backend unless KERAS_BACKEND names another (the Makefile's
+# second pass runs the tests marked `backends` on TensorFlow).
+os.environ.setdefault("KERAS_BACKEND", DEFAULT_BACKEND)
+
 
 def _data_dir() -> Path | None:
     value = os.environ.get("PS4_DATA_DIR")

@@ -164,6 +164,7 @@ def test_test_as_validation_uses_the_test_set(tiny_mnist_like_dir):
     assert len(train[0]) + len(val[0]) == 300 and len(val[0]) == 30
 
 
+@pytest.mark.backends
 def test_cnn_problem_runs_end_to_end_into_a_fresh_output_folder(tiny_mnist_like_dir, tmp_path):
     """Regression: the sweep table was written before anything had created the report folder, so a
     run into a new --out failed after the whole sweep (the committed reports/ hid it)."""

@@ -239,6 +239,7 @@ def synthetic_csv(path, n=300, deaths=10, seed=0):
     return write_csv(path, HEADER_LATER, rows)
 
 
+@pytest.mark.backends
 def test_cli_runs_2c_and_2d_end_to_end(tmp_path):
     # The whole path on a small file: result.json with the table, the collapse check and 2C inside 2D.
     path = synthetic_csv(tmp_path / "cases.csv")

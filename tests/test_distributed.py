@@ -77,6 +77,7 @@ def _free_port() -> int:
         return sock.getsockname()[1]
 
 
+@pytest.mark.backends
 def test_a_search_killed_mid_trial_resumes_and_keeps_finished_trials(tmp_path, tiny_set):
     cmd = _command(tmp_path, tiny_set)
     first = _start(cmd, _env(), tmp_path / "first.log")

@@ -15,6 +15,7 @@ from tests.conftest import REPO, write_tiny_idx_set
 def _args(*argv):
     args = build_parser().parse_args(list(argv))
     args.jobs, args.threads = args.jobs or 2, args.threads or 1
+    args.backend = args.requested_backend = args.backend or "jax"
     return args
 
 
@@ -23,11 +24,14 @@ def test_child_command_forwards_every_option_of_the_run():
         "--problem", "all", "--edition", "2023", "--seed", "7", "--epochs", "2", "--out", "o", "--tuner-dir", "t",
         "--tune", "--trials", "3", "--repeats", "2", "--test-as-validation", "--quiet", "--tensorboard", "tb",
         "--covid-csv", "c.csv", "--dataset-dir", "d", "--worker-timeout", "30", "--jobs", "2", "--threads", "1",
+        "--backend", "tensorflow",
     )  # fmt: skip
     argv = parallel.child_argv(args, "4F", data_dir="data")
     assert argv[:2] == [sys.executable, str(REPO / "main.py")]
     child = build_parser().parse_args(argv[2:])
     for name, value in vars(args).items():
+        if name == "requested_backend":  # not an option: children read it from their environment
+            continue
         expected = {"problem": "4F", "data_dir": "data"}.get(name, value)
         assert str(getattr(child, name)) == str(expected), name
 
@@ -37,6 +41,9 @@ def test_jobs_start_longest_first_and_the_short_problems_share_one_process():
     # Unrecorded ones first (they may be long); a + d + e = 26 s together, which places them before c.
     assert parallel.plan_jobs(["a", "b", "c", "d", "new", "e"], recorded) == ["new", "b", "a,d,e", "c"]
     assert parallel.plan_jobs(["b", "c"], recorded) == ["b", "c"]
+    # Short problems share a process only with those on the same backend (the Playground's stay on TensorFlow).
+    backends = {"a": "tensorflow", "d": "jax", "e": "jax", "b": "jax", "c": "jax", "new": "jax"}
+    assert parallel.plan_jobs(["a", "b", "c", "d", "new", "e"], recorded, backends) == ["new", "b", "c", "d,e", "a"]
 
 
 def _fake_child(folder, seconds: float, code: int):
@@ -57,7 +64,7 @@ def test_problems_run_jobs_at_a_time_with_prefixed_lines_and_a_failure_counted(t
     monkeypatch.setattr(
         parallel,
         "child_argv",
-        lambda args, pid, data_dir: _fake_child(edition_dir / pid, seconds[pid], code=1 if pid == "2D" else 0),
+        lambda args, pid, data_dir, **_: _fake_child(edition_dir / pid, seconds[pid], code=1 if pid == "2D" else 0),
     )
     selected = [pair for pid in seconds for pair in resolve("2018", pid)]
     started = time.perf_counter()
@@ -95,7 +102,7 @@ def test_a_problem_with_its_own_workers_holds_every_slot_until_it_releases_them(
     """3D starts its sweep workers itself: nothing else starts beside it until it prints RELEASE."""
     edition_dir = tmp_path / "2018"
 
-    def child(args, job, data_dir):
+    def child(args, job, data_dir, **_):
         release = f"print({parallel.RELEASE + ' sweep done'!r}, flush=True); " if job == "3D" else ""
         script = (
             f"import json, pathlib, time; print('started', flush=True); time.sleep(1.0); {release}time.sleep(1.0)\n"
@@ -145,7 +152,8 @@ def test_stopping_the_run_with_sigterm_stops_its_children(tmp_path):
         "from problems.cli import build_parser\n"
         "from problems.registry import resolve\n"
         "args = build_parser().parse_args(['--problem', 'all']); args.jobs, args.threads = 2, 1\n"
-        "parallel.child_argv = lambda a, job, d: [sys.executable, '-c', "
+        "args.backend = args.requested_backend = 'jax'\n"
+        "parallel.child_argv = lambda a, job, d, **_: [sys.executable, '-c', "
         f'"import os, pathlib, time; pathlib.Path({str(marker)!r}).write_text(str(os.getpid())); time.sleep(60)"]\n'
         f"parallel.run_parallel(args, resolve('2018', '2C'), pathlib.Path({str(tmp_path)!r}), None)\n"
     )

@@ -3,6 +3,7 @@
 import json
 import math
 
+import keras
 import numpy as np
 import pytest
 
@@ -20,6 +21,12 @@ from models.playground import (
 )
 
 SIZES = (2, 4, 2, 1)
+# The Playground port computes in float64 inside a tf.function: it runs on TensorFlow only
+# (problems/registry.py PLAYGROUND_BACKENDS; JAX would compute in float32), so its tests run in the
+# TensorFlow pass of `make test`.
+PLAYGROUND_PORT = pytest.mark.skipif(
+    keras.backend.backend() != "tensorflow", reason="the Playground port runs on TensorFlow only"
+)
 
 
 # --- seedrandom (ARC4) ---------------------------------------------------------------------------
@@ -103,6 +110,8 @@ def test_other_data_sets_have_their_sizes_and_labels():
 # --- the network's initialisation ----------------------------------------------------------------
 
 
+@PLAYGROUND_PORT
+@pytest.mark.backends
 def test_random_init_draws_in_nn_ts_order_uniform_weights_biases_point_one():
     model = build_playground_model((4, 2), "relu", "random", SeedRandom("w"))
     ref = SeedRandom("w")
@@ -149,6 +158,8 @@ def _numpy_step(weights, x, y, lr):
     return [w - lr * g / len(x) for w, g in zip(weights, grads, strict=True)]
 
 
+@PLAYGROUND_PORT
+@pytest.mark.backends
 @pytest.mark.parametrize("jit", [True, False])
 def test_one_sgd_step_equals_the_hand_computed_half_mse_step(jit):
     rng = np.random.default_rng(0)
@@ -164,6 +175,8 @@ def test_one_sgd_step_equals_the_hand_computed_half_mse_step(jit):
     assert max(np.abs(g - d).max() for g, d in zip(model.get_weights(), doubled, strict=True)) > 1e-4
 
 
+@PLAYGROUND_PORT
+@pytest.mark.backends
 def test_a_batch_straddles_epochs_like_the_playgrounds_leftover_gradients():
     # 15 points, batch 10: epoch 1 makes one update and leaves 5 points pending; epoch 2 completes
     # that batch with its first 5 points, then one more. The same as one pass over 30 points.
@@ -177,6 +190,8 @@ def test_a_batch_straddles_epochs_like_the_playgrounds_leftover_gradients():
         np.testing.assert_allclose(wa, wb, rtol=0, atol=1e-14)
 
 
+@PLAYGROUND_PORT
+@pytest.mark.backends
 def test_zero_init_relu_keeps_every_weight_at_zero_but_the_output_bias_moves():
     data = make_playground_data("circle", "0.6")
     model = build_playground_model((4, 2), "relu", "zero")
@@ -188,6 +203,8 @@ def test_zero_init_relu_keeps_every_weight_at_zero_but_the_output_bias_moves():
     assert history.shape == (5, 4) and history[-1, 0] < 0.5
 
 
+@PLAYGROUND_PORT
+@pytest.mark.backends
 def test_zero_init_sigmoid_units_of_a_layer_stay_identical():
     data = make_playground_data("circle", "0.6")
     model = build_playground_model((4, 2), "sigmoid", "zero")
@@ -257,6 +274,7 @@ def test_no_hidden_layer_cannot_pass_all_four_xor_cases():
 # --- whole runs ----------------------------------------------------------------------------------
 
 
+@pytest.mark.backends
 @pytest.mark.parametrize(
     ("edition", "pid", "measured"), [("2018", "1Ci", "meets_or_spec"), ("2023", "1E", "xor_correct")]
 )

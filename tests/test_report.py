@@ -85,6 +85,7 @@ def test_evaluate_targets():
     assert evaluate_targets({"x": 1}, {}) is None
 
 
+@pytest.mark.backends
 def test_end_to_end_run_on_a_tiny_idx_set_is_its_own_result(tiny_idx_dir, tmp_path):
     # The whole path: CLI -> registry -> data -> model -> training -> result.json with every key; and
     # another data set never writes over MNIST's result nor borrows the write-ups' MNIST figures.
@@ -153,6 +154,7 @@ def test_the_write_check_leaves_nothing_behind(tmp_path):
         check_writable(tmp_path / "file" / "reports")
 
 
+@pytest.mark.backends
 def test_tensorflow_start_up_lines_are_hidden_by_default(tmp_path):
     env = {k: v for k, v in os.environ.items() if k != "TF_CPP_MIN_LOG_LEVEL"}
     proc = subprocess.run(

@@ -1,8 +1,10 @@
 """``--tensorboard DIR``: event files for a training run that goes through ``training.fit``."""
 
 import numpy as np
+import pytest
 
 
+@pytest.mark.backends
 def test_a_training_run_leaves_tensorboard_event_files(tmp_path):
     import keras
 

@@ -4,6 +4,7 @@ import subprocess
 import sys
 
 import numpy as np
+import pytest
 
 from data_prep.mnist import flatten, one_hot, to_float
 from models.mlp import build_mlp
@@ -45,11 +46,13 @@ def _train_once(mnist, seed, shift=0):
     return model.evaluate(*test, verbose=0)[1], model.get_weights()
 
 
+@pytest.mark.backends
 def test_one_epoch_on_3000_real_images_is_far_above_chance(mnist):
     accuracy, _ = _train_once(mnist, seed=3)
     assert accuracy > 0.80  # chance is 0.10
 
 
+@pytest.mark.backends
 def test_same_seed_same_numbers_different_seed_different(mnist):
     acc_a, w_a = _train_once(mnist, seed=7, shift=2)
     acc_b, w_b = _train_once(mnist, seed=7, shift=2)
@@ -95,8 +98,47 @@ def _train_in_a_new_process(*seeds: int) -> list[str]:
     return proc.stdout.strip().splitlines()
 
 
+@pytest.mark.backends
 def test_same_seed_same_numbers_in_two_separate_processes():
     # Seeding must not depend on state a process happens to share (imports, earlier models, caches).
     first, second = _train_in_a_new_process(5, 6), _train_in_a_new_process(5, 6)
     assert first == second and len(first) == 2
     assert first[0].split()[1:] != first[1].split()[1:]  # and another seed gives other numbers
+
+
+def _numpy_epochs_of_shifted(seed, epochs=2, flat=False):
+    from training.pipeline import ShiftedBatches
+
+    x = np.zeros((6, 7, 7, 1), dtype="float32")
+    x[:, 3, 3, 0] = 1.0
+    x = x.reshape(6, 49) if flat else x
+    batches = ShiftedBatches(x, np.arange(6), batch_size=4, seed=seed, shift=1, image_shape=(7, 7))
+    found = []
+    for _ in range(epochs):
+        parts = [batches[i] for i in range(len(batches))]
+        found.append((np.concatenate([p[0] for p in parts]), np.concatenate([p[1] for p in parts])))
+        batches.on_epoch_end()
+    return found
+
+
+def test_numpy_pipeline_shuffles_and_shifts_each_image_by_whole_pixels_new_draws_each_epoch():
+    # The JAX backend's loader: the same augmentation as the tf.data one, drawn by numpy's generator.
+    (first, labels_1), (second, labels_2) = _numpy_epochs_of_shifted(seed=5)
+    for batch, labels in ((first, labels_1), (second, labels_2)):
+        lit = np.argwhere(batch[..., 0] == 1.0)
+        assert len(lit) == 6 and np.all(np.abs(lit[:, 1:] - 3) <= 1) and batch.sum() == 6.0
+        assert sorted(labels) == list(range(6))  # every image once an epoch, in a shuffled order
+    assert not np.array_equal(first, second) and not np.array_equal(labels_1, labels_2)
+    again = _numpy_epochs_of_shifted(seed=5)
+    assert np.array_equal(again[0][0], first) and np.array_equal(again[1][1], labels_2)  # same seed, same draws
+    flat = _numpy_epochs_of_shifted(seed=5, flat=True)
+    assert flat[0][0].shape == (6, 49) and np.array_equal(flat[0][0].reshape(6, 7, 7, 1), first)
+
+
+def test_numpy_shift_moves_by_exactly_the_drawn_offsets():
+    from training.pipeline import shift_images
+
+    images = np.arange(2 * 5 * 5, dtype="float32").reshape(2, 5, 5)
+    moved = shift_images(images, np.array([[1, 0], [0, -1]]))
+    assert np.array_equal(moved[0, :4], images[0, 1:]) and np.all(moved[0, 4] == 0)  # rows taken one lower
+    assert np.array_equal(moved[1, :, 1:], images[1, :, :4]) and np.all(moved[1, :, 0] == 0)

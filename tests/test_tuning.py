@@ -25,6 +25,7 @@ def test_a_search_where_every_trial_failed_is_refused():
     ensure_success(_fake_tuner("FAILED", "COMPLETED"))
 
 
+@pytest.mark.backends
 def test_tiny_search_respects_the_budget_and_resumes(tiny_idx_dir, tmp_path):
     from tuning.mlp_search import search_mlp
 
@@ -48,6 +49,7 @@ def test_tiny_search_respects_the_budget_and_resumes(tiny_idx_dir, tmp_path):
     assert len(list(tmp_path.glob("mlp_T_*.unreadable-*"))) == 1
 
 
+@pytest.mark.backends
 def test_exhaustive_grid_visits_every_point_once(tiny_mnist_like_dir, tmp_path):
     # The 4E comparison relies on GridSearch with 12 trials covering the whole 12-point space.
     from tuning.compare import GRID_SIZE, make_tuner
@@ -134,6 +136,7 @@ def _tiny_classification(n=64, seed=0):
     return (x[: n // 2], y[: n // 2]), (x[n // 2 :], y[n // 2 :])
 
 
+@pytest.mark.backends
 def test_dropout_sweep_runs_each_listed_rate_once_and_resumes_after_an_interruption(tmp_path):
     import keras
 

@@ -7,8 +7,17 @@ trained model uses, and the figures every trained-and-tested problem reports. No
 
 from __future__ import annotations
 
-import keras
+import random
+import sys
+from typing import TYPE_CHECKING
+
 import numpy as np
+
+if TYPE_CHECKING:
+    import keras
+
+# keras is imported inside the functions: importing it fixes the backend, which training.backend chooses
+# first (importing training.backend runs this file).
 
 # Determinism: keras.utils.set_random_seed alone gives bit-identical runs on TF CPU (measured on this
 # stack); TF op determinism is left off because it changes the numbers and costs speed.
@@ -29,6 +38,8 @@ def validation_size(n_train: int) -> int:
 
 def adam(learning_rate: float, decay_steps: int | None = None) -> keras.optimizers.Adam:
     """Adam at ``learning_rate``; with ``decay_steps`` the rate follows a cosine decay to 0 over them."""
+    import keras
+
     lr = keras.optimizers.schedules.CosineDecay(learning_rate, decay_steps) if decay_steps else learning_rate
     return keras.optimizers.Adam(lr)
 
@@ -40,7 +51,21 @@ def tuner_seed(seed: int) -> int:
 
 def set_seed(seed: int) -> None:
     """Seed python, numpy and the backend; every run calls this before building a model."""
-    keras.utils.set_random_seed(seed)
+    import keras
+
+    if keras.backend.backend() == "tensorflow" or "tensorflow" in sys.modules:
+        keras.utils.set_random_seed(seed)
+        return
+    # What keras.utils.set_random_seed does, less importing TensorFlow (seconds) only to seed it in a
+    # JAX process that may never use it; where TensorFlow is loaded, the branch above seeds it too.
+    from keras.src.backend.common import global_state
+    from keras.src.random import seed_generator
+    from keras.src.utils import rng_utils
+
+    global_state.set_global_attribute(rng_utils.GLOBAL_RANDOM_SEED, seed)
+    global_state.set_global_attribute(seed_generator.GLOBAL_SEED_GENERATOR, None)  # recreated from the seed
+    random.seed(seed)
+    np.random.seed(seed)
 
 
 def random_shift(images, shift: int, generator):
@@ -88,6 +113,17 @@ def make_dataset(x, y, batch_size: int, seed: int, shift: int = 0, shuffle: bool
     return ds.prefetch(tf.data.AUTOTUNE)
 
 
+def input_pipeline(train, batch_size: int, seed: int, shift: int = 0, image_shape=(28, 28)):
+    """Shuffled training batches of ``train`` = (x, y) with pixel shifts, from the backend's best loader."""
+    import keras
+
+    if keras.backend.backend() == "tensorflow":
+        return make_dataset(*train, batch_size=batch_size, seed=seed, shift=shift, image_shape=image_shape)
+    from training.pipeline import ShiftedBatches
+
+    return ShiftedBatches(*train, batch_size=batch_size, seed=seed, shift=shift, image_shape=image_shape)
+
+
 def fit(
     model,
     train,
@@ -100,8 +136,14 @@ def fit(
     callbacks=None,
     image_shape=(28, 28),
 ):
-    """Fit ``model`` on ``train`` = (x, y), monitoring ``val`` = (x, y); returns the History."""
-    ds = make_dataset(*train, batch_size=batch_size, seed=seed, shift=shift, image_shape=image_shape)
+    """Fit ``model`` on ``train`` = (x, y), monitoring ``val`` = (x, y); returns the History.
+
+    The batches come from tf.data on TensorFlow (the original setup, and the faster of the two there)
+    and from numpy on JAX (``training.pipeline``: tf.data would add TensorFlow's runtime to a JAX
+    process only to be converted to numpy batch by batch). Same augmentation, drawn by each one's
+    seeded generator, so the two backends' numbers differ in their last digits.
+    """
+    ds = input_pipeline(train, batch_size, seed, shift, image_shape)
     return model.fit(
         ds,
         validation_data=val,

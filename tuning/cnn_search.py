@@ -20,7 +20,7 @@ from pathlib import Path
 import keras_tuner as kt
 
 from models.cnn import ConstraintError, build_cnn_hp
-from training import make_dataset, steps_per_epoch, tuner_seed
+from training import input_pipeline, steps_per_epoch, tuner_seed
 from tuning.common import WORKER_TIMEOUT, ensure_success, open_resumable, run_search
 
 MAX_EPOCHS, FACTOR = 4, 3
@@ -43,9 +43,7 @@ class CNNHyperModel(kt.HyperModel):
 
     def fit(self, hp, model, x, y, validation_data=None, **kwargs):
         shift = hp.Choice("shift", SHIFTS, default=1)
-        ds = make_dataset(
-            x, y, batch_size=self.batch_size, seed=self.seed, shift=shift, image_shape=self.input_shape[:2]
-        )
+        ds = input_pipeline((x, y), self.batch_size, self.seed, shift, self.input_shape[:2])
         return model.fit(ds, validation_data=validation_data, shuffle=False, **kwargs)
 
 

@@ -19,6 +19,27 @@ WORKER_TIMEOUT = 600.0
 _POLL_SECONDS = 0.5
 
 
+def _tensorboard_per_trial(self, callbacks, trial, execution=0):
+    """One TensorBoard folder per trial and execution on every backend.
+
+    keras-tuner rewrites a TensorBoard callback's folder per trial only on TensorFlow (it adds its
+    HParams dashboard there, whose API imports TensorFlow); on JAX every trial would write into the
+    one folder given. Here the folder is rewritten on every backend, as keras-tuner names it; the
+    HParams dashboard stays TensorFlow's alone.
+    """
+    import keras
+
+    if keras.backend.backend() == "tensorflow":
+        return _KERAS_TUNER_TENSORBOARD_DIR(self, callbacks, trial, execution)
+    for callback in callbacks:
+        if callback.__class__.__name__ == "TensorBoard":
+            callback.log_dir = self._get_tensorboard_dir(callback.log_dir, trial.trial_id, execution)
+
+
+_KERAS_TUNER_TENSORBOARD_DIR = kt.Tuner._configure_tensorboard_dir
+kt.Tuner._configure_tensorboard_dir = _tensorboard_per_trial  # every tuner here is a kt.Tuner
+
+
 class TuningError(RuntimeError):
     """A search ended without a usable result."""
 

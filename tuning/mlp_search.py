@@ -21,7 +21,7 @@ import keras_tuner as kt
 
 from models.budget import MLPBudget
 from models.mlp import build_mlp_hp, split_budget
-from training import MLP_BATCH_SIZE, make_dataset, steps_per_epoch, tuner_seed
+from training import MLP_BATCH_SIZE, input_pipeline, steps_per_epoch, tuner_seed
 from tuning.common import WORKER_TIMEOUT, describe_search, ensure_success, open_resumable, run_search, trials_table
 
 SEARCH_TRIALS = 12
@@ -47,7 +47,7 @@ class MLPHyperModel(kt.HyperModel):
 
     def fit(self, hp, model, x, y, validation_data=None, **kwargs):
         shift = hp.Choice("shift", [0, 1, 2])
-        ds = make_dataset(x, y, batch_size=MLP_BATCH_SIZE, seed=self.seed, shift=shift, image_shape=self.image_shape)
+        ds = input_pipeline((x, y), MLP_BATCH_SIZE, self.seed, shift, self.image_shape)
         return model.fit(ds, validation_data=validation_data, shuffle=False, **kwargs)
 
 

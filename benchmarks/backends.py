@@ -1,0 +1,226 @@
+"""Benchmark part ``backends``: the same models on TensorFlow and on JAX, through the project's pipeline.
+
+    python benchmarks/speed.py --only backends            # ms per step and 3D's time to 0.985
+    python benchmarks/backends.py --problem-all 2018      # main.py --problem all on each backend, back to back
+
+Keras fixes its backend at import, so every figure is measured in a child process of its own
+(``--measure``), the backends alternating. ``--problem-all`` runs ``main.py --problem all`` once on
+TensorFlow and ``--repeats`` times on the default backend, one after the other, into a temporary
+reports folder, and records each run's wall seconds in ``reports/benchmarks/problem_all.json``.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from datetime import UTC, datetime
+from pathlib import Path
+
+REPO = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(REPO))
+
+from training.backend import BACKENDS, DEFAULT_BACKEND, import_tensorflow, select_backend  # noqa: E402  (imports no keras)
+
+MODELS = ("2C", "2D", "2E", "3D")  # the tuned MLPs and the final CNN, with the settings they ship with
+THREADS = (1, 2)
+RACE_GOAL, RACE_MAX_EPOCHS = 0.985, 3
+
+
+def _build(model_id: str):
+    """(compiled model, batch size, shift) of ``model_id`` as the problems train it."""
+    from models.cnn import build_cnn_final
+    from models.mlp import TUNED, build_mlp
+    from problems.cnn import BATCH_SIZE, FINAL_SETTINGS
+
+    if model_id == "3D":
+        model = build_cnn_final(dropout=0.2, learning_rate=FINAL_SETTINGS["learning_rate"])
+        return model, BATCH_SIZE, FINAL_SETTINGS["shift"]
+    s = TUNED[model_id]
+    model = build_mlp(s["hidden_units"], s["dropout_input"], s["dropout"], s["learning_rate"])
+    return model, s["batch_size"], s["shift"]
+
+
+def _data(model_id: str, data_dir: str | None, n: int | None = None):
+    from data_prep import resolve_data_dir
+    from data_prep.mnist import flatten, load_mnist, one_hot, to_float
+
+    (x, y), (xt, yt) = load_mnist(resolve_data_dir(data_dir))
+    x, xt = to_float(x)[:n], to_float(xt)
+    if model_id == "3D":
+        x, xt = x[..., None], xt[..., None]
+    else:
+        x, xt = flatten(x), flatten(xt)
+    return (x, one_hot(y)[:n]), (xt, one_hot(yt))
+
+
+def measure_steps(model_id: str, data_dir: str | None, steps: int, rounds: int, seed: int) -> dict:
+    """ms per training step of ``model_id``: ``rounds`` epochs of ``steps`` batches after a warm-up epoch."""
+    import keras
+
+    from training import input_pipeline, set_seed
+
+    set_seed(seed)
+    model, batch, shift = _build(model_id)
+    (x, y), _ = _data(model_id, data_dir, n=steps * batch)
+    times = []
+
+    class Clock(keras.callbacks.Callback):
+        def on_epoch_begin(self, epoch, logs=None):
+            self.begun = time.perf_counter()
+
+        def on_epoch_end(self, epoch, logs=None):
+            times.append(time.perf_counter() - self.begun)
+
+    model.fit(input_pipeline((x, y), batch, seed, shift), epochs=rounds + 1, verbose=0, callbacks=[Clock()])
+    per_step = [1000 * t / steps for t in times[1:]]  # the first epoch compiles
+    return {"ms_per_step": round(statistics.median(per_step), 2), "best_ms_per_step": round(min(per_step), 2)}
+
+
+def measure_race(data_dir: str | None, seed: int) -> dict:
+    """Training seconds of the 3D model until its test accuracy reaches ``RACE_GOAL`` (scored off the clock)."""
+    from data_prep.mnist import validation_split
+    from training import EVAL_BATCH_SIZE, input_pipeline, set_seed, validation_size
+
+    (x, y), test = _data("3D", data_dir)
+    train, _ = validation_split(x, y, validation_size(len(x)), seed=seed)
+    set_seed(seed)
+    model, batch, shift = _build("3D")
+    data = input_pipeline(train, batch, seed, shift)
+    spent, curve = 0.0, []
+    for _ in range(RACE_MAX_EPOCHS):
+        begun = time.perf_counter()
+        model.fit(data, epochs=1, verbose=0)
+        spent += time.perf_counter() - begun
+        accuracy = float(model.evaluate(*test, batch_size=EVAL_BATCH_SIZE, verbose=0)[1])
+        curve.append({"train_seconds": round(spent, 1), "test_accuracy": round(accuracy, 4)})
+        if accuracy >= RACE_GOAL:
+            return {"seconds_to_goal": round(spent, 1), "epochs": len(curve), "curve": curve}
+    return {"seconds_to_goal": None, "epochs": len(curve), "curve": curve}
+
+
+def _child(backend: str, threads: int, task: list[str]) -> dict:
+    """Run ``task`` (this file's --measure arguments) in a fresh process on ``backend`` with ``threads``."""
+    cmd = [sys.executable, __file__, "--measure", "--backend", backend, "--threads", str(threads), *task]
+    env = {**os.environ, "TF_CPP_MIN_LOG_LEVEL": "3"}
+    done = subprocess.run(cmd, capture_output=True, text=True, env=env, check=False)
+    if done.returncode != 0:
+        raise RuntimeError(f"{' '.join(task)} on {backend} failed:\n{done.stderr[-2000:]}")
+    return json.loads(done.stdout.strip().splitlines()[-1])
+
+
+def run_backends(data_dir: str | None, steps: int, rounds: int, seed: int, race: bool = True) -> dict:
+    """The part's figures: each model's ms per step on each backend at 1 and 2 threads, the backends
+    alternating, and (``race``) 3D's training seconds to 0.985 on each backend with one thread."""
+    rows = []
+    for model_id in MODELS:
+        for threads in THREADS:
+            row = {"model": model_id, "threads": threads}
+            for backend in BACKENDS:
+                found = _child(backend, threads, ["--model", model_id, "--steps", str(steps), "--rounds", str(rounds)])
+                row[f"{backend}_ms"], row[f"{backend}_best_ms"] = found["ms_per_step"], found["best_ms_per_step"]
+                print(f"backends: {model_id}, {threads} thread(s), {backend}: {found}", flush=True)
+            row["jax_over_tensorflow"] = round(row["jax_ms"] / row["tensorflow_ms"], 2)
+            rows.append(row)
+    result = {"steps": rows, "steps_per_pass": steps, "passes": rounds}
+    if race:
+        result["race"] = {}
+        for backend in BACKENDS:
+            result["race"][backend] = _child(backend, 1, ["--race"])
+            print(f"backends: 3D to {RACE_GOAL} on {backend}: {result['race'][backend]}", flush=True)
+    return result
+
+
+def run_problem_all(edition: str, repeats: int, data_dir: str | None, out: Path, keep: Path | None = None) -> dict:
+    """``main.py --problem all`` on TensorFlow once, then ``repeats`` times on the default backend, back
+    to back, each into a fresh temporary reports and tuner folder; returns their wall seconds. With
+    ``keep``, the last run's reports of the edition are copied to ``keep/<edition>``."""
+    import shutil
+
+    runs = []
+    for backend in ["tensorflow"] + [DEFAULT_BACKEND] * repeats:
+        with tempfile.TemporaryDirectory(prefix="problem_all_") as tmp:
+            cmd = [sys.executable, str(REPO / "main.py"), "--problem", "all", "--edition", edition, "--quiet"]
+            cmd += ["--backend", backend, "--out", f"{tmp}/reports", "--tuner-dir", f"{tmp}/tuner"]
+            if data_dir:
+                cmd += ["--data-dir", data_dir]
+            print(f"problem_all: {edition} on {backend} ...", flush=True)
+            begun = time.perf_counter()
+            done = subprocess.run(cmd, capture_output=True, text=True, check=False)
+            wall = time.perf_counter() - begun
+            record = json.loads(Path(tmp, "reports", edition, "run_all.json").read_text())
+            summary = Path(tmp, "reports", edition, "summary.md").read_text()
+            if keep is not None:
+                shutil.rmtree(keep / edition, ignore_errors=True)
+                shutil.copytree(Path(tmp, "reports", edition), keep / edition)
+        runs.append(
+            {
+                "backend": backend,
+                "exit_status": done.returncode,
+                "wall_seconds": round(wall, 1),
+                "goals_missed": summary.count("**no**"),
+                "problems": record["problems"],
+            }
+        )
+        print(f"problem_all: {edition} on {backend}: {wall:.0f} s, exit {done.returncode}", flush=True)
+    default = [r["wall_seconds"] for r in runs if r["backend"] == DEFAULT_BACKEND]
+    median = statistics.median(default)
+    found = {
+        "edition": edition,
+        "date": datetime.now(UTC).isoformat(timespec="seconds"),
+        "runs": runs,
+        "default_backend": DEFAULT_BACKEND,
+        "default_median_seconds": median,
+        "default_largest_deviation": round(max(abs(s - median) / median for s in default), 3),
+        "ratio_to_tensorflow": round(median / runs[0]["wall_seconds"], 3),
+    }
+    path = out / "problem_all.json"
+    recorded = json.loads(path.read_text()) if path.is_file() else {}
+    recorded[edition] = found
+    out.mkdir(parents=True, exist_ok=True)
+    path.write_text(json.dumps(recorded, indent=2) + "\n")
+    return found
+
+
+def main(argv=None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    parser.add_argument("--measure", action="store_true", help=argparse.SUPPRESS)  # a child's one measurement
+    parser.add_argument("--backend", choices=BACKENDS, default=DEFAULT_BACKEND)
+    parser.add_argument("--threads", type=int, default=1)
+    parser.add_argument("--model", choices=MODELS)
+    parser.add_argument("--race", action="store_true", help=argparse.SUPPRESS)
+    parser.add_argument("--steps", type=int, default=256)
+    parser.add_argument("--rounds", type=int, default=3)
+    parser.add_argument("--seed", type=int, default=1)
+    parser.add_argument("--data-dir", help="folder holding mnist/ (default $PS4_DATA_DIR)")
+    parser.add_argument("--problem-all", metavar="EDITION", help="time main.py --problem all on each backend")
+    parser.add_argument("--repeats", type=int, default=3, help="default-backend runs of --problem all")
+    parser.add_argument("--out", default=str(REPO / "reports" / "benchmarks"))
+    parser.add_argument("--keep-reports", metavar="DIR", help="copy the last run's reports to DIR/<edition>")
+    args = parser.parse_args(argv)
+    if args.problem_all:
+        keep = Path(args.keep_reports) if args.keep_reports else None
+        found = run_problem_all(args.problem_all, args.repeats, args.data_dir, Path(args.out), keep)
+        print(json.dumps(found, indent=2))
+        return 0
+    if not args.measure:
+        parser.error("give --problem-all EDITION here; the per-step part runs as `speed.py --only backends`")
+    select_backend(args.backend, args.threads)
+    if args.backend == "tensorflow":
+        import_tensorflow()
+    found = (
+        measure_race(args.data_dir, args.seed)
+        if args.race
+        else measure_steps(args.model, args.data_dir, args.steps, args.rounds, args.seed)
+    )
+    print(json.dumps(found))
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
