@@ -12,6 +12,11 @@ from keras import layers
 from training import STEPS_PER_EXECUTION, adam
 
 MAX_PARAMS = 1_000_000
+# The final CNN's training, in one place: the problem's batch size and epochs (both editions), and the
+# learning rate and pixel shift chosen on the validation split (see reports/2018/3D/result.json).
+BATCH_SIZE = 32
+SWEEP_EPOCHS, FINAL_EPOCHS = 1, 10
+FINAL_SETTINGS = {"learning_rate": 2e-3, "shift": 1}
 
 
 class ConstraintError(ValueError):
@@ -114,7 +119,7 @@ DOWNSAMPLING = ("stride", "pool")
 
 def build_cnn_final(
     dropout: float | None = 0.25,
-    learning_rate: float = 2e-3,
+    learning_rate: float = FINAL_SETTINGS["learning_rate"],
     decay_steps: int | None = None,
     filters: tuple[int, int] = (32, 64),
     dense_units: int = 128,
@@ -128,18 +133,11 @@ def build_cnn_final(
     Dropout(p), Dense(10) softmax (BatchNormalization and Dropout before the classifier, as in the
     2023 write-up's model): 422,314 parameters.
 
-    Why strided convolutions: the previous layout (``downsample="pool"``: a stride-1 convolution,
-    then 2x2 MaxPooling) spent most of a batch-32 step on full-resolution work that pooling then
-    threw away (the max-pooling gradient cost about as much as the convolution). Measured side by
-    side on 2 CPU cores (benchmarks/speed.py, part ``cnn``): 20.0 against 33.5 ms per step, 222 s
-    against 490 s for 10 epochs at p = 0.1, and 0.9946 on the validation split against 0.9956:
-    above the 0.993 goal.
-
-    Why no Dropout in the convolution stages (``conv_dropout=True`` keeps them, the layout before):
-    their random masks (300,000 draws a batch) cost a fifth to a third of a training step. Measured
-    side by side on the validation split, 10 epochs at p = 0.1, seeds 1 and 2 (each its own split):
-    0.9950 and 0.9938 without them against 0.9946 and 0.9922 with them; best pass 12.0 and 10.0 ms a
-    step against 16.8 and 14.6 (benchmarks/speed.py, part ``conv_dropout``; reports/benchmarks/).
+    Why strided convolutions: the layout before (``downsample="pool"``: a stride-1 convolution, then
+    2x2 MaxPooling) spent most of a batch-32 step on full-resolution work that pooling then threw
+    away. Why no Dropout in the convolution stages (``conv_dropout=True`` keeps them, the layout
+    before): their random masks cost a large share of a step. Both were measured side by side
+    (``benchmarks/speed.py`` parts ``cnn`` and ``conv_dropout``; figures in README, "Speed").
 
     Args:
         dropout: the swept rate p, used at every Dropout layer; None means no Dropout layer at all
@@ -202,7 +200,7 @@ def build_cnn_hp(
     filters = hp.Choice("filters", HP_FILTERS, default=32)
     model = build_cnn_final(
         dropout=hp.Choice("dropout", HP_DROPOUT, default=0.3),
-        learning_rate=hp.Float("learning_rate", 5e-4, 5e-3, sampling="log", default=2e-3),
+        learning_rate=hp.Float("learning_rate", 5e-4, 5e-3, sampling="log", default=FINAL_SETTINGS["learning_rate"]),
         decay_steps=decay_steps,
         filters=(filters, 2 * filters),
         dense_units=hp.Choice("dense_units", HP_DENSE_UNITS, default=128),

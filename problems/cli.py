@@ -11,6 +11,7 @@ import sys
 import time
 from pathlib import Path
 
+from problems.context import DEFAULT_OUT
 from problems.registry import DEFAULT_EDITION, EDITIONS, groups, problems_for, resolve
 from training.backend import (
     BACKENDS,
@@ -20,6 +21,7 @@ from training.backend import (
     import_tensorflow,
     select_backend,
 )
+from tuning import WORKER_TIMEOUT
 
 EXIT_FAILED, EXIT_USAGE = 1, 2
 
@@ -41,6 +43,13 @@ def build_parser() -> argparse.ArgumentParser:
     )
     parser.add_argument("--edition", choices=EDITIONS, default=DEFAULT_EDITION, help="numbering (default 2018)")
     parser.add_argument("--seed", type=int, default=1, help="random seed (default 1)")
+    parser.add_argument(
+        "--seeds",
+        type=int,
+        default=1,
+        help="train each scored problem's final model with this many seeds (seed, seed+1, ...) and report "
+        "mean and standard deviation (default 1)",
+    )
     parser.add_argument("--epochs", type=int, help="override the problem's epochs, for quick looks")
     parser.add_argument(
         "--data-dir",
@@ -55,7 +64,7 @@ def build_parser() -> argparse.ArgumentParser:
         "--covid-csv",
         help="a CDC case-surveillance CSV to use instead of the shipped extract in data/covid/ (2023 2B-2D)",
     )
-    parser.add_argument("--out", default="reports", help="reports root (default reports/)")
+    parser.add_argument("--out", default=DEFAULT_OUT, help=f"reports root (default {DEFAULT_OUT}/)")
     parser.add_argument("--tune", action="store_true", help="run the keras-tuner search instead of the stored settings")
     parser.add_argument("--trials", type=int, help="tuner trials (with --tune)")
     parser.add_argument(
@@ -64,8 +73,8 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument(
         "--worker-timeout",
         type=float,
-        default=600.0,
-        help="distributed search: seconds the chief waits for a silent worker (default 600)",
+        default=WORKER_TIMEOUT,
+        help=f"distributed search: seconds the chief waits for a silent worker (default {WORKER_TIMEOUT:.0f})",
     )
     parser.add_argument(
         "--tensorboard", metavar="DIR", help="write Keras TensorBoard logs (one per trial for searches) under DIR"
@@ -157,6 +166,7 @@ def main(argv=None) -> int:
         selected = on_mnist
     for name, value in (
         ("--seed", args.seed),
+        ("--seeds", args.seeds),
         ("--epochs", args.epochs),
         ("--trials", args.trials),
         ("--repeats", args.repeats),
@@ -196,7 +206,7 @@ def run_selected(args, selected) -> int:
     """Run each selected problem; checks the data directory and the output folder before any work."""
     from data_prep import DataError, resolve_data_dir
     from problems.context import RunContext, check_writable
-    from problems.parallel import CHILD_ENV, child_argv, run_parallel
+    from problems.parallel import CHILD_ENV, run_parallel
     from problems.progress import Progress, recorded_seconds
 
     try:
@@ -242,28 +252,7 @@ def run_selected(args, selected) -> int:
         if len(selected) > 1:
             print(progress.line(index), flush=True)
         print(f"=== {args.edition} {pid}: {problem.title} (seed {args.seed})", flush=True)
-        ctx = RunContext(
-            edition=args.edition,
-            problem_id=pid,
-            seed=args.seed,
-            epochs=args.epochs,
-            data_dir=data_dir,
-            dataset_dir=dataset_dir,
-            covid_csv=Path(args.covid_csv) if args.covid_csv else None,
-            repeats=args.repeats,
-            test_as_validation=args.test_as_validation,
-            out_dir=Path(args.out),
-            tune=args.tune,
-            trials=args.trials,
-            tuner_dir=Path(args.tuner_dir),
-            verbose=0 if args.quiet else 2,
-            tensorboard=Path(args.tensorboard) if args.tensorboard else None,
-            worker_timeout=args.worker_timeout,
-            jobs=args.jobs,
-            threads=args.threads,
-            backend_requested=args.requested_backend,
-            worker_argv=child_argv(args, pid, data_dir) + ["--quiet"],
-        )
+        ctx = run_context(args, pid, data_dir, dataset_dir)
         try:
             result = run_problem(problem, ctx)
         except WorkerFinished as done:  # a distributed worker: the chief reports
@@ -279,6 +268,36 @@ def run_selected(args, selected) -> int:
             said += f" ({result['not_comparable']})"
         print(f"=== {pid}: {said} in {result['wall_seconds']:.0f} s; report {ctx.folder / 'result.json'}", flush=True)
     return _finish_all(args, all_selected, edition_dir, failed, progress.record())
+
+
+def run_context(args, pid: str, data_dir, dataset_dir):
+    """The ``RunContext`` of problem ``pid`` under the parsed options ``args``."""
+    from problems.context import RunContext
+    from problems.parallel import child_argv
+
+    return RunContext(
+        edition=args.edition,
+        problem_id=pid,
+        seed=args.seed,
+        seeds=args.seeds,
+        epochs=args.epochs,
+        data_dir=data_dir,
+        dataset_dir=dataset_dir,
+        covid_csv=Path(args.covid_csv) if args.covid_csv else None,
+        repeats=args.repeats,
+        test_as_validation=args.test_as_validation,
+        out_dir=Path(args.out),
+        tune=args.tune,
+        trials=args.trials,
+        tuner_dir=Path(args.tuner_dir),
+        verbose=0 if args.quiet else 2,
+        tensorboard=Path(args.tensorboard) if args.tensorboard else None,
+        worker_timeout=args.worker_timeout,
+        jobs=args.jobs,
+        threads=args.threads,
+        backend_requested=args.requested_backend,
+        worker_argv=child_argv(args, pid, data_dir) + ["--quiet"],
+    )
 
 
 def run_elsewhere(args, selected, edition_dir: Path, data_dir) -> list[str]:

@@ -18,27 +18,32 @@ with no Dropout layer, and the report says so.
 from __future__ import annotations
 
 from data_prep.mnist import one_hot, to_float, validation_split
-from models.cnn import build_cnn_final, build_cnn_hp, check_cnn_constraints
+from models.cnn import (
+    BATCH_SIZE,
+    FINAL_EPOCHS,
+    FINAL_SETTINGS,
+    SWEEP_EPOCHS,
+    build_cnn_final,
+    build_cnn_hp,
+    check_cnn_constraints,
+)
 from problems.context import RunContext
 from problems.parallel import RELEASE
 from problems.report import atomic_write_text, model_summary, plot_history, pyplot, save_figure
-from training import EVAL_BATCH_SIZE, final_metrics, fit, history_record, set_seed, steps_per_epoch, validation_size
+from training import fit, steps_per_epoch, validation_size
+from training.record import gap_against_spread, seed_metrics, train_over_seeds
 from tuning.common import data_key
 
 SWEEPS = {
     "2018": [round(0.1 * i, 1) for i in range(1, 11)],  # 0.1 ... 1.0, as the 2018 write-up ran it
     "2023": [round(0.1 * i, 1) for i in range(0, 10)],  # 0.0 ... 0.9, as the 2023 write-up ran it
 }
-BATCH_SIZE = 32  # the problem's setting for both the sweep and the final model
-SWEEP_EPOCHS, FINAL_EPOCHS = 1, 10
 P_ONE_MEANING = (
     "p = 1.0 follows Keras 2.1.3 (the 2018 stack), which applied dropout only when 0 < rate < 1: the model "
     "is built with no Dropout layer. Neither p = 1.0 nor p = 0.0 (the identity) is a candidate for the final "
     "model, which needs a Dropout layer that drops something. (Keras 3.15's "
     "Dropout(1.0) would zero every activation in training instead.)"
 )
-# Final-model training settings, chosen on the validation split (see reports/2018/3D/result.json).
-FINAL_SETTINGS = {"learning_rate": 2e-3, "shift": 1}
 
 
 def build_for(p: float, train, decay_steps: int | None = None):
@@ -117,6 +122,22 @@ def choose_rate(rows: list[dict]) -> float:
     return max((r for r in rows if 0 < r["p"] < 1), key=lambda r: r["val_accuracy"])["p"]
 
 
+def choice_note(rows: list[dict], chosen: float) -> str:
+    """The chosen rate against the runner-up, and whether the gap exceeds the spread over the repeats."""
+    candidates = sorted((r for r in rows if 0 < r["p"] < 1), key=lambda r: -r["val_accuracy"])
+    if len(candidates) < 2:
+        return f"p = {chosen} was the only candidate."
+    best, second = candidates[0], candidates[1]
+    repeats = best.get("runs", 1)
+    spreads = [r["val_accuracy_std"] if repeats > 1 else None for r in (best, second)]
+    gap = best["val_accuracy"] - second["val_accuracy"]
+    return (
+        f"Chosen p = {chosen}: validation accuracy {best['val_accuracy']:.4f} after the sweep's epoch against "
+        f"{second['val_accuracy']:.4f} for the runner-up p = {second['p']} ({repeats} seed(s) a point): a gap of "
+        f"{gap:+.4f}, which {gap_against_spread(gap, spreads)}."
+    )
+
+
 def _settings_key(train) -> str:
     """A fingerprint of what the sweep trains (settings, batch size, layer types, parameter count), so
     that saved trials are reused only while the model and its training are unchanged."""
@@ -187,24 +208,27 @@ def run(ctx: RunContext, goal: float) -> dict:
     ]
 
     epochs = ctx.epochs or FINAL_EPOCHS
-    set_seed(ctx.seed)
-    model = build_for(chosen, train, decay_steps=epochs * steps_per_epoch(len(train[0]), BATCH_SIZE))
-    constraints = check_cnn_constraints(model)
-    history = _fit(model, train, val, epochs, ctx.seed, ctx.verbose, callbacks=ctx.callbacks("final"))
-    test_loss, test_accuracy = model.evaluate(*test, batch_size=EVAL_BATCH_SIZE, verbose=0)
-    print(f"{ctx.problem_id}: final model test loss {test_loss:.5f}, test accuracy {test_accuracy:.4f}")
+    decay_steps = epochs * steps_per_epoch(len(train[0]), BATCH_SIZE)
+    records, model, constraints = train_final(
+        ctx,
+        lambda: build_for(chosen, train, decay_steps=decay_steps),
+        train,
+        val,
+        test,
+        epochs,
+        FINAL_SETTINGS["shift"],
+    )
     plots.append(
         plot_history(
-            history.history,
-            f"{ctx.edition} {ctx.problem_id}: final CNN, p = {chosen}",
+            records[0].history,
+            f"{ctx.edition} {ctx.problem_id}: final CNN, p = {chosen} (seed {ctx.seed})",
             ctx.folder / "training_curves.png",
         )
     )
-    hist = history.history
     return {
         "metrics": {
             # The project's goal is an MNIST figure: another data set is reported without it.
-            **final_metrics(test_loss, test_accuracy, hist, goal if ctx.on_write_up_data else None),
+            **seed_metrics(records, goal if ctx.on_write_up_data else None),
             "chosen_dropout": chosen,
             "sweep": rows,
         },
@@ -221,16 +245,40 @@ def run(ctx: RunContext, goal: float) -> dict:
             **FINAL_SETTINGS,
             "validation": scored_on,
         },
-        "notes": [P_ONE_MEANING],
-        **_final_model_record(ctx, model, constraints, hist, epochs, plots),
+        "notes": [choice_note(rows, chosen), P_ONE_MEANING],
+        **_final_model_record(ctx, model, constraints, records, epochs, plots),
     }
 
 
-def _final_model_record(ctx: RunContext, model, constraints: dict, hist: dict, epochs: int, plots: list) -> dict:
+def train_final(ctx: RunContext, build, train, val, test, epochs: int, shift: int):
+    """The final model trained and scored once per seed of ``ctx.seed_list`` (``training.record``);
+    returns (records, the first seed's model, its constraint check)."""
+    constraints = []
+    records, model = train_over_seeds(
+        build,
+        train,
+        val,
+        test,
+        ctx.seed_list,
+        ctx.problem_id,
+        callbacks_for=ctx.final_callbacks,
+        epochs=epochs,
+        batch_size=BATCH_SIZE,
+        shift=shift,
+        threads=ctx.threads,
+        check=lambda m: constraints.append(check_cnn_constraints(m)),
+        verbose=ctx.verbose,
+        image_shape=train[0].shape[1:3],
+    )
+    return records, model, constraints[0]
+
+
+def _final_model_record(ctx: RunContext, model, constraints: dict, records: list, epochs: int, plots: list) -> dict:
     """What every final CNN's result carries besides its metrics and settings."""
     return {
+        "per_seed": [r.figures() for r in records],
         "constraints": constraints,
-        "history": history_record(hist),
+        "history": records[0].history,
         "params": model.count_params(),
         "model_summary": model_summary(model),
         "epochs": epochs,
@@ -242,8 +290,9 @@ def _final_model_record(ctx: RunContext, model, constraints: dict, hist: dict, e
 def run_tuned(ctx: RunContext, goal: float, train, val, test, scored_on: str) -> dict:
     """``--tune``: Hyperband over ``models.cnn.build_cnn_hp`` on the validation split, then the best
     configuration retrained on the training split for the final epochs and tested once."""
+    from problems.report import plot_best_so_far
     from tuning.cnn_search import FACTOR, MAX_EPOCHS, cost, search_cnn
-    from tuning.common import best_so_far, describe_search, plot_best_so_far, trials_table
+    from tuning.common import best_so_far, describe_search, trials_table
 
     max_epochs = ctx.epochs or MAX_EPOCHS
     project = (
@@ -281,26 +330,27 @@ def run_tuned(ctx: RunContext, goal: float, train, val, test, scored_on: str) ->
     ]
 
     epochs = ctx.epochs or FINAL_EPOCHS
-    set_seed(ctx.seed)
-    model = build_cnn_hp(
-        best,
-        decay_steps=epochs * steps_per_epoch(len(train[0]), BATCH_SIZE),
-        input_shape=train[0].shape[1:],
-        num_classes=train[1].shape[1],
+    decay_steps = epochs * steps_per_epoch(len(train[0]), BATCH_SIZE)
+    records, model, constraints = train_final(
+        ctx,
+        lambda: build_cnn_hp(
+            best, decay_steps=decay_steps, input_shape=train[0].shape[1:], num_classes=train[1].shape[1]
+        ),
+        train,
+        val,
+        test,
+        epochs,
+        best.values["shift"],
     )
-    constraints = check_cnn_constraints(model)
-    shift = best.values["shift"]
-    history = _fit(model, train, val, epochs, ctx.seed, ctx.verbose, callbacks=ctx.callbacks("final"), shift=shift)
-    test_loss, test_accuracy = model.evaluate(*test, batch_size=EVAL_BATCH_SIZE, verbose=0)
-    print(f"{ctx.problem_id}: tuned model test loss {test_loss:.5f}, test accuracy {test_accuracy:.4f}")
     plots.append(
-        plot_history(history.history, f"{ctx.edition} {ctx.problem_id}: tuned CNN", ctx.folder / "training_curves.png")
+        plot_history(
+            records[0].history, f"{ctx.edition} {ctx.problem_id}: tuned CNN", ctx.folder / "training_curves.png"
+        )
     )
-    hist = history.history
     chosen = {k: v for k, v in best.values.items() if not k.startswith("tuner/")}
     return {
         "metrics": {
-            **final_metrics(test_loss, test_accuracy, hist, goal if ctx.on_write_up_data else None),
+            **seed_metrics(records, goal if ctx.on_write_up_data else None),
             "search": search,
             "best_so_far": best_so_far(table),
         },
@@ -312,5 +362,5 @@ def run_tuned(ctx: RunContext, goal: float, train, val, test, scored_on: str) ->
             "source": f"keras-tuner {search['budget']} (tuning_trials.csv)",
             "validation": scored_on,
         },
-        **_final_model_record(ctx, model, constraints, hist, epochs, plots),
+        **_final_model_record(ctx, model, constraints, records, epochs, plots),
     }

@@ -12,8 +12,10 @@ from functools import cached_property
 from pathlib import Path
 
 from problems.registry import EDITIONS
+from tuning import WORKER_TIMEOUT
 
 REPO_ROOT = Path(__file__).resolve().parent.parent
+DEFAULT_OUT = "reports"  # the reports root, relative to where main.py is run (as --out's default)
 
 
 @dataclass
@@ -23,6 +25,7 @@ class RunContext:
     Attributes:
         edition, problem_id: which problem, in which numbering.
         seed: the run's seed; the same seed on the same machine gives the same numbers.
+        seeds: how many seeds a scored problem trains its final model with (seed, seed + 1, ...).
         epochs: override of the problem's epochs (None keeps its default).
         data_dir: folder holding mnist/ and covid/, or None for Keras' online fallback.
         dataset_dir: a folder of four IDX files used instead of MNIST (no checksums), or None. Its
@@ -48,11 +51,12 @@ class RunContext:
     edition: str
     problem_id: str
     seed: int = 1
+    seeds: int = 1
     epochs: int | None = None
     data_dir: Path | None = None
     dataset_dir: Path | None = None
     covid_csv: Path | None = None
-    out_dir: Path = REPO_ROOT / "reports"
+    out_dir: Path = Path(DEFAULT_OUT)
     tune: bool = False
     trials: int | None = None
     tuner_dir: Path = REPO_ROOT / "tuner_runs"
@@ -60,11 +64,16 @@ class RunContext:
     test_as_validation: bool = False
     verbose: int = 2
     tensorboard: Path | None = None
-    worker_timeout: float = 600.0
+    worker_timeout: float = WORKER_TIMEOUT
     jobs: int = 1
     threads: int | None = None
     backend_requested: str | None = None
     worker_argv: list[str] | None = None
+
+    @property
+    def seed_list(self) -> list[int]:
+        """The seeds a scored problem trains its final model with: ``seed``, ``seed + 1``, ..."""
+        return [self.seed + k for k in range(self.seeds)]
 
     @property
     def search_workers(self) -> tuple[list[str], int] | None:
@@ -79,6 +88,10 @@ class RunContext:
         import keras
 
         return [keras.callbacks.TensorBoard(str(self.tensorboard_dir(name)))]
+
+    def final_callbacks(self, seed: int) -> list:
+        """Callbacks of the final model's run with ``seed``: its log is "final" for the run's own seed."""
+        return self.callbacks("final" if seed == self.seed else f"final_seed{seed}")
 
     def tensorboard_dir(self, name: str) -> Path | None:
         """Where the TensorBoard logs of ``name`` go (None without ``--tensorboard``)."""

@@ -16,7 +16,8 @@ from models.budget import check_budget
 from models.mlp import BUDGETS, TUNED, build_mlp, build_sample_model
 from problems.context import RunContext
 from problems.report import atomic_write_text, model_summary, plot_history
-from training import EVAL_BATCH_SIZE, final_metrics, fit, history_record, set_seed, steps_per_epoch, validation_size
+from training import EVAL_BATCH_SIZE, set_seed, steps_per_epoch, validation_size
+from training.record import seed_metrics, train_over_seeds
 
 COURSE_BATCH, COURSE_EPOCHS = 32, 10  # the starter's settings, used for the baseline row
 
@@ -80,68 +81,46 @@ def _read_json(path: Path) -> dict | None:
 
 
 def run(ctx: RunContext, budget: str, goal: float) -> dict:
-    """Train and score the MLP for ``budget`` ('2C', '2D' or '2E')."""
+    """Train and score the MLP for ``budget`` ('2C', '2D' or '2E'), once per seed of ``ctx.seed_list``."""
     train, val, test, image_shape = prepare(ctx.mnist, ctx.seed)
     input_dim, num_classes = train[0].shape[1], train[1].shape[1]
-    settings, source, plots, tuned = dict(TUNED[budget]), "stored (models/mlp.py TUNED)", [], {}
-    if ctx.tune:
-        from tuning.common import best_so_far, plot_best_so_far
-        from tuning.mlp_search import search_mlp
-
-        found, table, search = search_mlp(
-            budget,
-            BUDGETS[budget],
-            train,
-            val,
-            ctx.seed,
-            ctx.tuner_dir,
-            trials=ctx.trials,
-            epochs=ctx.epochs,
-            verbose=ctx.verbose,
-            image_shape=image_shape,
-            tensorboard=ctx.tensorboard_dir("search"),
-            worker_timeout=ctx.worker_timeout,
-        )
-        atomic_write_text(ctx.folder / "tuning_trials.csv", table.to_csv(index=False))
-        settings.update(found)
-        source = f"keras-tuner {search['budget']} (tuning_trials.csv)"
-        title = f"{ctx.edition} {ctx.problem_id}: BayesianOptimization, best so far"
-        guided_from = search["num_initial_points"]
-        plots.append(plot_best_so_far(table, title, ctx.folder / "best_so_far.png", guided_from))
-        tuned = {"search": search, "best_so_far": best_so_far(table)}
-        print(f"best settings on validation: {found}")
+    settings, source, plots, tuned = _settings(ctx, budget, train, val, image_shape)
     epochs, batch = ctx.epochs or settings["epochs"], settings["batch_size"]
+    found = []
 
-    set_seed(ctx.seed)
-    model = build_mlp(
-        settings["hidden_units"],
-        settings["dropout_input"],
-        settings["dropout"],
-        settings["learning_rate"],
-        decay_steps=epochs * steps_per_epoch(len(train[0]), batch),
-        input_dim=input_dim,
-        num_classes=num_classes,
-        name=f"mlp_{budget.lower()}",
-    )
-    found = check_budget(model, BUDGETS[budget])
-    history = fit(
-        model,
+    def build():
+        return build_mlp(
+            settings["hidden_units"],
+            settings["dropout_input"],
+            settings["dropout"],
+            settings["learning_rate"],
+            decay_steps=epochs * steps_per_epoch(len(train[0]), batch),
+            input_dim=input_dim,
+            num_classes=num_classes,
+            name=f"mlp_{budget.lower()}",
+        )
+
+    records, model = train_over_seeds(
+        build,
         train,
         val,
-        epochs,
-        batch,
-        ctx.seed,
+        test,
+        ctx.seed_list,
+        ctx.problem_id,
+        callbacks_for=ctx.final_callbacks,
+        epochs=epochs,
+        batch_size=batch,
         shift=settings["shift"],
+        threads=ctx.threads,
+        check=lambda m: found.append(check_budget(m, BUDGETS[budget])),
         verbose=ctx.verbose,
-        callbacks=ctx.callbacks("final"),
         image_shape=image_shape,
     )
-    test_loss, test_accuracy = model.evaluate(*test, batch_size=EVAL_BATCH_SIZE, verbose=0)
-    print(f"{ctx.problem_id}: test loss {test_loss:.5f}, test accuracy {test_accuracy:.4f}")
+    report = found[0]
     plots.append(
         plot_history(
-            history.history,
-            f"{ctx.edition} {ctx.problem_id}: {found.hidden_units} hidden units",
+            records[0].history,
+            f"{ctx.edition} {ctx.problem_id}: {report.hidden_units} hidden units (seed {ctx.seed})",
             ctx.folder / "training_curves.png",
         )
     )
@@ -152,14 +131,34 @@ def run(ctx: RunContext, budget: str, goal: float) -> dict:
         if input_dim == 784 and num_classes == 10
         else {}
     )
-
-    hist = history.history
+    # The project's goal is an MNIST figure: another data set is reported without it.
+    metrics = seed_metrics(records, goal if ctx.on_write_up_data else None)
     return {
-        # The project's goal is an MNIST figure: another data set is reported without it.
-        "metrics": {**final_metrics(test_loss, test_accuracy, hist, goal if ctx.on_write_up_data else None), **tuned},
+        "metrics": {**metrics, **tuned},
+        **_record(ctx, budget, settings, source, epochs, report, (train, val)),
+        "per_seed": [r.figures() for r in records],
+        "baseline": baseline,
+        "notes": [
+            "The course baseline row was reused from an earlier run with the same seed, data, epochs and "
+            "threads (kept beside the search trials in the tuner folder): this run's wall time does not include it."
+        ]
+        if baseline.get("reused")
+        else [],
+        "history": records[0].history,
+        "params": model.count_params(),
+        "model_summary": model_summary(model),
+        "plots": plots,
+        "data": ctx.mnist_description,
+    }
+
+
+def _record(ctx: RunContext, budget: str, settings: dict, source: str, epochs: int, report, split) -> dict:
+    """What the result says of the settings and the budget."""
+    train, val = split
+    return {
         "hyperparameters": {
             **settings,
-            "hidden_units": list(found.hidden_units),
+            "hidden_units": list(report.hidden_units),
             "epochs": epochs,
             "optimizer": "Adam, cosine decay to 0",
             "source": source,
@@ -171,20 +170,45 @@ def run(ctx: RunContext, budget: str, goal: float) -> dict:
         "budget": {
             "max_hidden_units": BUDGETS[budget].max_hidden_units,
             "min_hidden_layers": BUDGETS[budget].min_hidden_layers,
-            "hidden_units_used": found.total_hidden_units,
-            "hidden_layers_used": found.hidden_layers,
+            "hidden_units_used": report.total_hidden_units,
+            "hidden_layers_used": report.hidden_layers,
         },
-        "baseline": baseline,
-        "notes": [
-            "The course baseline row was reused from an earlier run with the same seed, data, epochs and "
-            "threads (kept beside the search trials in the tuner folder): this run's wall time does not include it."
-        ]
-        if baseline.get("reused")
-        else [],
-        "history": history_record(hist),
-        "params": model.count_params(),
-        "model_summary": model_summary(model),
         "epochs": epochs,
-        "plots": plots,
-        "data": ctx.mnist_description,
     }
+
+
+def _settings(ctx: RunContext, budget: str, train, val, image_shape) -> tuple[dict, str, list, dict]:
+    """(settings, where they came from, plots, search figures): the stored ``TUNED`` settings, or with
+    ``--tune`` the best of a BayesianOptimization search on the validation split."""
+    settings, source = dict(TUNED[budget]), "stored (models/mlp.py TUNED)"
+    if not ctx.tune:
+        return settings, source, [], {}
+    from problems.report import plot_best_so_far
+    from tuning.common import best_so_far
+    from tuning.mlp_search import search_mlp
+
+    found, table, search = search_mlp(
+        budget,
+        BUDGETS[budget],
+        train,
+        val,
+        ctx.seed,
+        ctx.tuner_dir,
+        trials=ctx.trials,
+        epochs=ctx.epochs,
+        verbose=ctx.verbose,
+        image_shape=image_shape,
+        tensorboard=ctx.tensorboard_dir("search"),
+        worker_timeout=ctx.worker_timeout,
+    )
+    atomic_write_text(ctx.folder / "tuning_trials.csv", table.to_csv(index=False))
+    settings.update(found)
+    title = f"{ctx.edition} {ctx.problem_id}: BayesianOptimization, best so far"
+    plots = [plot_best_so_far(table, title, ctx.folder / "best_so_far.png", search["num_initial_points"])]
+    print(f"best settings on validation: {found}")
+    return (
+        settings,
+        f"keras-tuner {search['budget']} (tuning_trials.csv)",
+        plots,
+        {"search": search, "best_so_far": best_so_far(table)},
+    )

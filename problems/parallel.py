@@ -50,7 +50,8 @@ def child_argv(args, pid: str, data_dir: Path | None, backend: str | None = None
     ``backend`` (default: the run's)."""
     argv = [sys.executable, str(REPO_ROOT / "main.py"), "--problem", pid, "--edition", args.edition]
     argv += ["--backend", backend or args.backend]
-    argv += ["--seed", str(args.seed), "--out", str(args.out), "--tuner-dir", str(args.tuner_dir)]
+    argv += ["--seed", str(args.seed), "--seeds", str(args.seeds), "--out", str(args.out)]
+    argv += ["--tuner-dir", str(args.tuner_dir)]
     argv += ["--jobs", str(args.jobs), "--threads", str(args.threads), "--repeats", str(args.repeats)]
     argv += ["--worker-timeout", str(args.worker_timeout)]
     for option, value in (

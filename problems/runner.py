@@ -17,6 +17,21 @@ def verdict(result: dict) -> str:
     return {True: "target reached", False: "TARGET MISSED", None: "done"}[result["passed"]]
 
 
+def _gap_to_write_up(metrics: dict, reported: dict) -> str | None:
+    """Our mean test accuracy against the write-up's, and whether the gap exceeds the seed spread."""
+    from training.record import gap_against_spread
+
+    if not isinstance(metrics.get("test_accuracy"), float) or not isinstance(reported.get("test_accuracy"), float):
+        return None
+    ours, theirs, std = metrics["test_accuracy"], reported["test_accuracy"], metrics.get("test_accuracy_std")
+    spread = f" ± {std:.4f}" if std is not None else ""
+    seeds = len(metrics.get("seeds", [None]))
+    return (
+        f"Test accuracy {ours:.4f}{spread} ({seeds} seed(s)) against the write-up's {theirs:.4f} (one run): "
+        f"a gap of {ours - theirs:+.4f}, which {gap_against_spread(ours - theirs, [std])}."
+    )
+
+
 def run_problem(problem: Problem, ctx: RunContext) -> dict:
     """Run ``problem`` under ``ctx`` and write ``result.json``; returns the result.
 
@@ -38,6 +53,8 @@ def run_problem(problem: Problem, ctx: RunContext) -> dict:
     metrics = measured.pop("metrics")
     backend = backend_record(ctx.threads)
     notes = measured.pop("notes", [])
+    gap = _gap_to_write_up(metrics, problem.reported.get(ctx.edition, {}) if ctx.on_write_up_data else {})
+    notes = notes + ([gap] if gap else [])
     if ctx.backend_requested and backend["name"] != ctx.backend_requested:
         notes = [
             f"Ran on {backend['name']}, not on the requested {ctx.backend_requested}: this problem runs only on "
@@ -70,6 +87,7 @@ def run_problem(problem: Problem, ctx: RunContext) -> dict:
         "date": datetime.now(UTC).isoformat(timespec="seconds"),
         "git_commit": git_commit(),
         "settings": {
+            "seeds": ctx.seeds,
             "epochs_override": ctx.epochs,
             "tune": ctx.tune,
             "trials": ctx.trials,

@@ -84,3 +84,15 @@ def test_dataset_dir_with_a_problem_that_reads_no_mnist_is_a_usage_error(tmp_pat
     assert main(["--problem", "1B", "--dataset-dir", str(tmp_path), "--out", str(out)]) == 2
     err = capsys.readouterr().err
     assert "does not read" in err and "2C" in err and not out.exists()
+
+
+def test_every_entry_runs_a_function_that_takes_its_options():
+    # A typo in `run=` or in `options` would otherwise surface only when that problem is run.
+    import inspect
+
+    from problems.registry import PROBLEMS
+
+    for problem in (p for p in PROBLEMS if p.implemented):
+        func = problem.load_run()
+        inspect.signature(func).bind("ctx", **problem.options)  # raises TypeError on a mismatch
+        assert set(problem.backends) <= {"jax", "tensorflow"} and problem.backends, problem.key

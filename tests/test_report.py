@@ -60,7 +60,7 @@ def test_write_result_writes_json_and_summary(tmp_path):
     assert path == tmp_path / "2018" / "2C" / "result.json"
     assert json.loads(path.read_text())["metrics"]["test_accuracy"] == 0.98
     summary = (tmp_path / "2018" / "summary.md").read_text()
-    assert "| [2C](2C/result.json) | MLP | test accuracy 0.98, loss 0.06 | test_accuracy 0.9785 |" in summary
+    assert "| [2C](2C/result.json) | MLP | test accuracy 0.9800, loss 0.0600 | test_accuracy 0.9785 |" in summary
 
 
 def test_report_md_renders_tables_notes_and_plots(tmp_path):
@@ -176,3 +176,17 @@ def test_a_data_sets_report_folder_is_named_for_it_and_never_an_editions():
     assert folder(None) == Path("out/2018/2C")
     assert folder(Path("/data/Fashion MNIST!")) == Path("out/Fashion-MNIST/2018/2C")
     assert folder(Path("/data/2018")) == Path("out/dataset-2018/2018/2C")  # not inside MNIST's 2018/
+
+
+def test_the_model_summary_counts_parameters_without_the_optimizers_state():
+    # After training, Keras' own "Total params" adds the optimizer's slots (3D's 422,314 showed as 1,266,047).
+    import keras
+    import numpy as np
+
+    from problems.report import model_summary
+
+    model = keras.Sequential([keras.Input((3,)), keras.layers.Dense(2)])
+    model.compile("adam", "mse")
+    model.fit(np.zeros((4, 3)), np.zeros((4, 2)), epochs=1, verbose=0)
+    text = model_summary(model)
+    assert " Total params: 8 " in text and "Optimizer params" not in text

@@ -14,8 +14,8 @@ from pathlib import Path
 
 import keras_tuner as kt
 
-# Without any call from a worker for this long, the chief presumes the worker dead (see serve_as_chief).
-WORKER_TIMEOUT = 600.0
+from tuning import WORKER_TIMEOUT  # noqa: F401  (re-exported: the searches import it from here)
+
 _POLL_SECONDS = 0.5
 
 
@@ -362,29 +362,6 @@ def best_so_far(table) -> list[dict]:
             best = float(score)
         rows.append({"trial": int(row["trial"]), "score": score, "best_so_far": best})
     return rows
-
-
-def plot_best_so_far(table, title: str, path, guided_from: int | None = None) -> str:
-    """Each trial's validation accuracy and the best so far against the trial number; with
-    ``guided_from`` (BayesianOptimization's ``num_initial_points``) a line marks where the random
-    draws end and the guided trials begin. Returns the file name."""
-    from matplotlib.ticker import MaxNLocator
-
-    from problems.report import pyplot, save_figure
-
-    plt = pyplot()
-    rows = best_so_far(table)
-    fig, ax = plt.subplots(figsize=(7, 3.6))
-    done = [r for r in rows if r["score"] is not None]
-    ax.scatter([r["trial"] for r in done], [r["score"] for r in done], s=18, color="tab:gray", label="trial")
-    ax.step([r["trial"] for r in rows], [r["best_so_far"] for r in rows], where="post", label="best so far")
-    if guided_from is not None:
-        ax.axvline(guided_from - 0.5, color="tab:orange", linestyle="--", label="guided from here")
-    ax.xaxis.set_major_locator(MaxNLocator(integer=True))
-    ax.set(xlabel="trial number (order run)", ylabel="validation accuracy", title=title)
-    ax.grid(alpha=0.3)
-    ax.legend()
-    return save_figure(fig, path)
 
 
 def describe_search(tuner, trials_run: int) -> dict:
