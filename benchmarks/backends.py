@@ -104,9 +104,10 @@ def measure_race(data_dir: str | None, seed: int) -> dict:
     return {"seconds_to_goal": None, "epochs": len(curve), "curve": curve}
 
 
-def _child(backend: str, threads: int, task: list[str]) -> dict:
+def _child(backend: str, threads: int, task: list[str], data_dir: str | None) -> dict:
     """Run ``task`` (this file's --measure arguments) in a fresh process on ``backend`` with ``threads``."""
     cmd = [sys.executable, __file__, "--measure", "--backend", backend, "--threads", str(threads), *task]
+    cmd += ["--data-dir", data_dir] if data_dir else []
     env = {**os.environ, "TF_CPP_MIN_LOG_LEVEL": "3"}
     done = subprocess.run(cmd, capture_output=True, text=True, env=env, check=False)
     if done.returncode != 0:
@@ -122,7 +123,8 @@ def run_backends(data_dir: str | None, steps: int, rounds: int, seed: int, race:
         for threads in THREADS:
             row = {"model": model_id, "threads": threads}
             for backend in BACKENDS:
-                found = _child(backend, threads, ["--model", model_id, "--steps", str(steps), "--rounds", str(rounds)])
+                task = ["--model", model_id, "--steps", str(steps), "--rounds", str(rounds)]
+                found = _child(backend, threads, task, data_dir)
                 row[f"{backend}_ms"], row[f"{backend}_best_ms"] = found["ms_per_step"], found["best_ms_per_step"]
                 print(f"backends: {model_id}, {threads} thread(s), {backend}: {found}", flush=True)
             row["jax_over_tensorflow"] = round(row["jax_ms"] / row["tensorflow_ms"], 2)
@@ -131,7 +133,7 @@ def run_backends(data_dir: str | None, steps: int, rounds: int, seed: int, race:
     if race:
         result["race"] = {}
         for backend in BACKENDS:
-            result["race"][backend] = _child(backend, 1, ["--race"])
+            result["race"][backend] = _child(backend, 1, ["--race"], data_dir)
             print(f"backends: 3D to {RACE_GOAL} on {backend}: {result['race'][backend]}", flush=True)
     return result
 

@@ -98,3 +98,33 @@ def test_render_names_the_parts_kept_from_an_earlier_run():
     assert "Parts kept from earlier runs (possibly another machine): schedules old." in speed.render(result)
     result["part_dates"]["schedules"] = "new"
     assert "Parts kept" not in speed.render(result)
+
+
+def test_backends_part_measures_a_model_in_a_child_process_and_renders_its_table(data_dir):
+    from benchmarks import backends
+
+    found = backends._child("jax", 1, ["--model", "2C", "--steps", "4", "--rounds", "1"], str(data_dir))
+    assert found["ms_per_step"] > 0 and found["best_ms_per_step"] <= found["ms_per_step"]
+    row = {"model": "2C", "threads": 1, "tensorflow_ms": 2.0, "jax_ms": 1.0, "jax_over_tensorflow": 0.5}
+    race = {"seconds_to_goal": 30.0, "epochs": 2, "curve": []}
+    text = speed.render(
+        {
+            "date": "d",
+            "seed": 1,
+            "cpus": 2,
+            "versions": {},
+            "backends": {"steps": [row], "passes": 3, "steps_per_pass": 256, "race": {"jax": race}},
+            "problem_all": {
+                "2018": {
+                    "date": "d",
+                    "runs": [{"backend": "tensorflow", "wall_seconds": 600, "exit_status": 0, "goals_missed": 0}],
+                    "default_backend": "jax",
+                    "default_median_seconds": 500,
+                    "default_largest_deviation": 0.05,
+                    "ratio_to_tensorflow": 0.83,
+                }
+            },
+        }
+    )
+    assert "| 2C | 1 | 2.0 |" in text and "3D to 0.985 test accuracy on jax, one thread: 30.0 s" in text
+    assert "ratio to TensorFlow 0.83" in text
