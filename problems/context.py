@@ -175,7 +175,7 @@ def versions() -> dict:
     from importlib.metadata import PackageNotFoundError, version
 
     found = {"python": platform.python_version()}
-    for dist in ("tensorflow", "keras", "keras-tuner", "numpy", "pandas", "matplotlib"):
+    for dist in ("tensorflow", "jax", "keras", "keras-tuner", "numpy", "pandas", "matplotlib"):
         try:
             found[dist] = version(dist)
         except PackageNotFoundError:
