@@ -31,7 +31,7 @@ from problems.context import RunContext
 from problems.parallel import RELEASE
 from problems.report import atomic_write_text, model_summary, plot_history, pyplot, save_figure
 from training import fit, steps_per_epoch, validation_size
-from training.record import gap_against_spread, seed_metrics, train_over_seeds
+from training.record import gap_against_spread, seed_metrics
 from tuning.common import data_key
 
 SWEEPS = {
@@ -254,20 +254,15 @@ def train_final(ctx: RunContext, build, train, val, test, epochs: int, shift: in
     """The final model trained and scored once per seed of ``ctx.seed_list`` (``training.record``);
     returns (records, the first seed's model, its constraint check)."""
     constraints = []
-    records, model = train_over_seeds(
+    records, model = ctx.train_over_seeds(
         build,
         train,
         val,
         test,
-        ctx.seed_list,
-        ctx.problem_id,
-        callbacks_for=ctx.final_callbacks,
         epochs=epochs,
         batch_size=BATCH_SIZE,
         shift=shift,
-        threads=ctx.threads,
         check=lambda m: constraints.append(check_cnn_constraints(m)),
-        verbose=ctx.verbose,
         image_shape=train[0].shape[1:3],
     )
     return records, model, constraints[0]

@@ -89,6 +89,24 @@ class RunContext:
 
         return [keras.callbacks.TensorBoard(str(self.tensorboard_dir(name)))]
 
+    def train_over_seeds(self, build, train, val, test, **kwargs):
+        """``training.record.train_over_seeds`` with this run's seeds, callbacks, threads and verbosity;
+        ``kwargs`` are the training's (epochs, batch_size, shift, check, image_shape)."""
+        from training.record import train_over_seeds
+
+        return train_over_seeds(
+            build,
+            train,
+            val,
+            test,
+            self.seed_list,
+            self.problem_id,
+            callbacks_for=self.final_callbacks,
+            threads=self.threads,
+            verbose=self.verbose,
+            **kwargs,
+        )
+
     def final_callbacks(self, seed: int) -> list:
         """Callbacks of the final model's run with ``seed``: its log is "final" for the run's own seed."""
         return self.callbacks("final" if seed == self.seed else f"final_seed{seed}")

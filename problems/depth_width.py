@@ -17,7 +17,7 @@ from models.mlp import BUDGETS, TUNED, build_mlp, build_sample_model
 from problems.context import RunContext
 from problems.report import atomic_write_text, model_summary, plot_history
 from training import EVAL_BATCH_SIZE, set_seed, steps_per_epoch, validation_size
-from training.record import seed_metrics, train_over_seeds
+from training.record import seed_metrics
 
 COURSE_BATCH, COURSE_EPOCHS = 32, 10  # the starter's settings, used for the baseline row
 
@@ -100,20 +100,15 @@ def run(ctx: RunContext, budget: str, goal: float) -> dict:
             name=f"mlp_{budget.lower()}",
         )
 
-    records, model = train_over_seeds(
+    records, model = ctx.train_over_seeds(
         build,
         train,
         val,
         test,
-        ctx.seed_list,
-        ctx.problem_id,
-        callbacks_for=ctx.final_callbacks,
         epochs=epochs,
         batch_size=batch,
         shift=settings["shift"],
-        threads=ctx.threads,
         check=lambda m: found.append(check_budget(m, BUDGETS[budget])),
-        verbose=ctx.verbose,
         image_shape=image_shape,
     )
     report = found[0]
