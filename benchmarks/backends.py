@@ -25,7 +25,7 @@ from pathlib import Path
 REPO = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(REPO))
 
-from training.backend import BACKENDS, DEFAULT_BACKEND, import_tensorflow, select_backend  # noqa: E402  (imports no keras)
+from training.backend import BACKENDS, DEFAULT_BACKEND  # noqa: E402  (imports no keras)
 
 MODELS = ("2C", "2D", "2E", "3D")  # the tuned MLPs and the final CNN, with the settings they ship with
 THREADS = (1, 2)
@@ -214,9 +214,9 @@ def main(argv=None) -> int:
         return 0
     if not args.measure:
         parser.error("give --problem-all EDITION here; the per-step part runs as `speed.py --only backends`")
-    select_backend(args.backend, args.threads)
-    if args.backend == "tensorflow":
-        import_tensorflow()
+    from problems.cli import start_backend
+
+    start_backend(args.backend, args.threads)  # as main.py starts it
     found = (
         measure_race(args.data_dir, args.seed)
         if args.race

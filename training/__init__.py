@@ -1,8 +1,9 @@
 """Training plumbing shared by the problems (``problems/``) and the searches (``tuning/``).
 
-Seeding, the tf.data input pipeline (with optional pixel shifts), fitting, the optimizer every
-trained model uses, and the figures every trained-and-tested problem reports. Nothing here imports
-``problems`` or ``tuning``: they sit on top of it.
+Seeding, the input pipelines (tf.data here, numpy in ``pipeline.py``; optional pixel shifts),
+fitting and the optimizer every trained model uses; the backend in ``backend.py``; one
+train-and-score path and its record in ``record.py``. Nothing here imports ``problems`` or
+``tuning``: they sit on top of it.
 """
 
 from __future__ import annotations
@@ -157,22 +158,6 @@ def fit(
 
 def steps_per_epoch(n: int, batch_size: int) -> int:
     return int(np.ceil(n / batch_size))
-
-
-def final_metrics(test_loss: float, test_accuracy: float, history: dict, goal: float | None) -> dict:
-    """The figures every trained-and-tested problem reports: the test score (computed once), the last
-    epoch's validation and training figures, and whether the project's goal was reached (left out
-    when ``goal`` is None: the goals are MNIST figures)."""
-    found = {
-        "test_loss": float(test_loss),
-        "test_accuracy": float(test_accuracy),
-        "val_loss": float(history["val_loss"][-1]),
-        "val_accuracy": float(history["val_accuracy"][-1]),
-        "train_accuracy": float(history["accuracy"][-1]),
-    }
-    if goal is not None:
-        found.update(goal_test_accuracy=goal, reached_goal=bool(test_accuracy >= goal))
-    return found
 
 
 def history_record(history: dict) -> dict:

@@ -18,10 +18,11 @@ def draw_offsets(n: int, shift: int, rng: np.random.Generator) -> np.ndarray:
     return np.rint(rng.uniform(-shift, shift, (n, 2))).astype(np.intp)
 
 
-def shift_images(images: np.ndarray, moves: np.ndarray) -> np.ndarray:
-    """Move each image (n, h, w[, c]) by its own ``moves`` row (rows, columns), zero fill."""
+def shift_images(images: np.ndarray, moves: np.ndarray, shift: int | None = None) -> np.ndarray:
+    """Move each image (n, h, w[, c]) by its own ``moves`` row (rows, columns), zero fill; ``shift``
+    (the largest move allowed) sizes the padding, else it is read off ``moves``."""
     n, h, w = images.shape[:3]
-    shift = int(np.abs(moves).max(initial=0))
+    shift = int(np.abs(moves).max(initial=0)) if shift is None else shift
     pad = [(0, 0), (shift, shift), (shift, shift)] + [(0, 0)] * (images.ndim - 3)
     padded = np.pad(images, pad)
     rows = (moves[:, :1, None] + shift) + np.arange(h)[None, :, None]  # (n, h, 1): padded rows each image keeps
@@ -66,7 +67,7 @@ class ShiftedBatches(keras.utils.PyDataset):
         x = self.x[rows]
         if self.moves is not None:
             images = x.reshape(-1, *self.image_shape) if x.ndim == 2 else x
-            x = shift_images(images, self.moves[part]).reshape(x.shape)
+            x = shift_images(images, self.moves[part], self.shift).reshape(x.shape)
         return x, self.y[rows]
 
     def on_epoch_end(self) -> None:
