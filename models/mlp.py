@@ -1,11 +1,11 @@
 """Depth-vs-width MLPs on flattened MNIST (2018 2C-2E, 2023 3B-3D), and the course's sample model.
 
-``build_mlp`` with a budget's ``TUNED`` settings gives a compiled Keras model that passes
-``models.budget.check_budget`` for that budget (``problems/depth_width.py`` checks it every run).
-The widths, dropout rates, learning rate and pixel shift in ``TUNED`` were chosen by the keras-tuner
-search in ``tuning/mlp_search.py`` on a validation split of the training set (never the test set);
-rerun it with ``python main.py --problem 2C --tune``. Epochs and batch size were chosen on the same
-validation split afterwards (``SCHEDULES``).
+What ships is what a search chose: ``python main.py --problem <2C|2D|2E> --tune`` runs keras-tuner
+over ``build_mlp_hp`` (``tuning/mlp_search.py``), compares its best trial with ``HAND_PICKED`` over 3
+seeds on the validation split and records the chosen trial in ``reports/2018/<id>/search/search.json``;
+every run without ``--tune`` trains with that trial's values (``tuning.records.chosen_values``,
+turned into ``build_mlp`` arguments by ``settings_from_values``). The 2023 numbering (3B-3D) uses
+the same budgets and the same records.
 """
 
 from __future__ import annotations
@@ -13,8 +13,8 @@ from __future__ import annotations
 import keras
 from keras import layers
 
-from models.budget import MLPBudget, check_budget
-from training import MLP_BATCH_SIZE, STEPS_PER_EXECUTION, adam
+from models.budget import BudgetError, MLPBudget, check_budget
+from training import STEPS_PER_EXECUTION, adam, steps_per_epoch
 
 BUDGETS = {
     "2C": MLPBudget(max_hidden_units=100, min_hidden_layers=1),
@@ -22,27 +22,37 @@ BUDGETS = {
     "2E": MLPBudget(max_hidden_units=1000, min_hidden_layers=3),
 }
 
-# Chosen on validation data by `python main.py --problem <id> --tune --seed 1` (tuning/mlp_search.py:
-# 12 trials of 8 epochs on a 55,000/5,000 split of the training set; that run predates the search's
-# num_initial_points, so all 12 were the Bayesian oracle's initial random draws (a random search;
-# --tune now draws 4 at random and lets the Gaussian process propose 8); best validation accuracy
-# 0.9774 / 0.9840 / 0.9884 for 2C / 2D / 2E; those trials are in reports/2018/<id>/tuning_trials.csv).
-# Searched: widths, dropout, learning rate and the pixel shift. All three searches picked the same
-# rates and shift; only the widths differ.
-_SHARED = dict(dropout_input=0.2, dropout=0.0, learning_rate=0.0027247749283643304, shift=2)
-# Epochs and batch size of the final training: not searched, but chosen per budget on the same
-# validation split (`python benchmarks/speed.py --only schedules`, reports/benchmarks/speed.md): the
-# cheapest measured schedule whose validation accuracy clears the project's goal by SCHEDULE_MARGIN,
-# times within 10% counting as a tie broken by validation accuracy. 2C needs its 40 epochs at batch 128;
-# 2D and 2E reach as much in 20 epochs at batch 256 (2E: 0.9930 against 0.9926, in 40% of the time).
-SCHEDULE_MARGIN = 0.004  # validation ran 0.001-0.002 above test accuracy in these runs; the rest is noise
-SCHEDULES = {"2C": dict(epochs=40, batch_size=MLP_BATCH_SIZE), "2D": dict(epochs=20, batch_size=256)}
-SCHEDULES["2E"] = SCHEDULES["2D"]
-TUNED = {
-    "2C": dict(hidden_units=(100,), **_SHARED, **SCHEDULES["2C"]),
-    "2D": dict(hidden_units=(134, 66), **_SHARED, **SCHEDULES["2D"]),
-    "2E": dict(hidden_units=(501, 333, 166), **_SHARED, **SCHEDULES["2E"]),
+# The settings picked by hand before the searches chose (one 12-trial random search for the widths,
+# rates and shift, then epochs and batch size by side-by-side runs). Each search runs them as its
+# first trial, so it weighs them like any other configuration.
+_HAND_SHARED = dict(
+    dropout_input=0.2, dropout=0.0, learning_rate=0.0027247749283643304, schedule="cosine", shift=2, shape="funnel"
+)
+HAND_PICKED = {
+    "2C": dict(hidden_layers=1, epochs=40, batch_size=128, **_HAND_SHARED),
+    "2D": dict(hidden_layers=2, epochs=20, batch_size=256, **_HAND_SHARED),
+    "2E": dict(hidden_layers=3, epochs=20, batch_size=256, **_HAND_SHARED),
 }
+
+# The cost cap: a configuration whose training would cost more than this (estimated as
+# 6 x weights x training images x epochs floating-point operations: forward and backward passes) is
+# refused before it trains, like one over the unit budget. One core trains these MLPs at 50-80
+# GFLOP/s here, so 2E's cap keeps a seed of its final training near 100 s and `--problem all` inside
+# its time goal; 2C and 2D never come near theirs at 40 epochs, where their per-step cost dominates.
+COST_CAP_TFLOP = {"2C": 2.0, "2D": 2.0, "2E": 5.0}
+
+# The searched values (besides the budget's depth range); every HAND_PICKED value is among them.
+DROPOUT_INPUT = [0.0, 0.1, 0.2, 0.3]
+DROPOUT_HIDDEN = [0.0, 0.1, 0.2, 0.3, 0.4, 0.5]
+LEARNING_RATE = (3e-4, 1e-2)  # log scale
+SCHEDULES = ["cosine", "constant"]  # Adam's rate decays to 0 over the training, or stays
+SHIFTS = [0, 1, 2]  # pixels of random translation of each training image
+EPOCHS = [10, 20, 30, 40]
+BATCH_SIZES = [128, 256]
+
+
+class CostError(BudgetError):
+    """A configuration would cost more to train than its budget's cap."""
 
 
 def build_mlp(
@@ -113,26 +123,92 @@ def split_budget(total: int, n_layers: int, shape: str) -> tuple[int, ...]:
     return tuple(widths)
 
 
-def build_mlp_hp(
-    hp, budget: MLPBudget, decay_steps: int | None = None, input_dim: int = 784, num_classes: int = 10
-) -> keras.Model:
-    """keras-tuner search space inside ``budget``: depth, shape, dropout, learning rate.
+def settings_from_values(values: dict, budget: MLPBudget) -> dict:
+    """A search trial's values (``build_mlp_hp``'s names) as the final training's settings:
+    ``build_mlp`` arguments plus schedule, epochs, batch size and shift."""
+    return {
+        "hidden_units": split_budget(budget.max_hidden_units, values["hidden_layers"], values["shape"]),
+        "dropout_input": values["dropout_input"],
+        "dropout": values["dropout"],
+        "learning_rate": values["learning_rate"],
+        "schedule": values["schedule"],
+        "epochs": values["epochs"],
+        "batch_size": values["batch_size"],
+        "shift": values["shift"],
+    }
 
-    Every candidate spends the whole budget (extra units never hurt an MLP with dropout here), so
-    the search is about how to spend it. The pixel shift is searched in the fit step
-    (``tuning.mlp_search.MLPHyperModel``); epochs and batch size are fixed, not searched.
-    """
-    n = hp.Int("hidden_layers", budget.min_hidden_layers, budget.min_hidden_layers + 2)
-    shape = hp.Choice("shape", ["equal", "funnel"])
-    model = build_mlp(
-        split_budget(budget.max_hidden_units, n, shape),
-        dropout_input=hp.Choice("dropout_input", [0.0, 0.1, 0.2]),
-        dropout=hp.Float("dropout", 0.0, 0.5, step=0.1),
-        learning_rate=hp.Float("learning_rate", 3e-4, 3e-3, sampling="log"),
-        decay_steps=decay_steps,
+
+def training_tflop(hidden_units, epochs: int, images: int, input_dim: int = 784, num_classes: int = 10) -> float:
+    """Estimated training cost in TFLOP: 6 x weights x images x epochs (2 forward, 4 backward)."""
+    widths = [input_dim, *hidden_units, num_classes]
+    weights = sum(a * b for a, b in zip(widths[:-1], widths[1:], strict=True))
+    return 6 * weights * images * epochs / 1e12
+
+
+def check_cost(settings: dict, cap_tflop: float, images: int, input_dim: int = 784, num_classes: int = 10) -> float:
+    """Refuse ``settings`` (CostError) if training them on ``images`` would cost more than ``cap_tflop``;
+    returns the estimated cost."""
+    cost = training_tflop(settings["hidden_units"], settings["epochs"], images, input_dim, num_classes)
+    if cost > cap_tflop:
+        raise CostError(
+            f"{list(settings['hidden_units'])} for {settings['epochs']} epochs on {images:,} images would cost "
+            f"{cost:.2f} TFLOP; the cap is {cap_tflop:.2f}"
+        )
+    return cost
+
+
+def build_from_settings(
+    settings: dict, fit_images: int, epochs: int | None = None, input_dim: int = 784, num_classes: int = 10, name="mlp"
+) -> keras.Model:
+    """The compiled MLP of ``settings`` (``settings_from_values``) for training on ``fit_images`` images
+    for ``epochs`` (default the settings'): a cosine schedule decays to 0 over exactly that training."""
+    epochs = epochs or settings["epochs"]
+    decay = epochs * steps_per_epoch(fit_images, settings["batch_size"]) if settings["schedule"] == "cosine" else None
+    return build_mlp(
+        settings["hidden_units"],
+        settings["dropout_input"],
+        settings["dropout"],
+        settings["learning_rate"],
+        decay_steps=decay,
         input_dim=input_dim,
         num_classes=num_classes,
+        name=name,
     )
+
+
+def build_mlp_hp(
+    hp,
+    budget: MLPBudget,
+    fit_images: int,
+    cap_tflop: float | None = None,
+    epochs: int | None = None,
+    input_dim: int = 784,
+    num_classes: int = 10,
+) -> keras.Model:
+    """keras-tuner search space inside ``budget``: depth and shape (how the units are spread), input and
+    hidden dropout, Adam's rate and its schedule, the pixel shift, epochs and batch size (the last
+    three are read by ``tuning.mlp_search.MLPHyperModel.fit``).
+
+    Every candidate spends the whole budget (extra units never hurt an MLP with dropout here), so the
+    search is about how to spend it and how long to train. ``epochs`` overrides the drawn epochs
+    (quick looks and tests). A drawn model over the budget (``BudgetError``) or over ``cap_tflop``
+    (``CostError``) is refused before it trains.
+    """
+    values = {
+        "hidden_layers": hp.Int("hidden_layers", budget.min_hidden_layers, budget.min_hidden_layers + 2),
+        "shape": hp.Choice("shape", ["equal", "funnel"]),
+        "dropout_input": hp.Choice("dropout_input", DROPOUT_INPUT),
+        "dropout": hp.Choice("dropout", DROPOUT_HIDDEN),
+        "learning_rate": hp.Float("learning_rate", *LEARNING_RATE, sampling="log"),
+        "schedule": hp.Choice("schedule", SCHEDULES),
+        "shift": hp.Choice("shift", SHIFTS),
+        "epochs": hp.Choice("epochs", EPOCHS),
+        "batch_size": hp.Choice("batch_size", BATCH_SIZES),
+    }
+    settings = settings_from_values(values, budget)
+    if cap_tflop is not None:
+        check_cost(settings, cap_tflop, fit_images, input_dim, num_classes)
+    model = build_from_settings(settings, fit_images, epochs, input_dim, num_classes)
     check_budget(model, budget)
     return model
 

@@ -1,23 +1,39 @@
 """Depth vs width on MNIST: 2018 2C/2D/2E = 2023 3B/3C/3D, one function for the three budgets.
 
 The story of a run: flatten and scale the images, carve a validation split from the training set,
-take the tuned settings (or search for them with ``--tune``), train the budget's MLP with its
-validation curve, score the test set once, and train the course's sample model as a baseline row.
+take the settings the budget's search chose (``reports/2018/<id>/search/search.json``), train the
+budget's MLP with its validation curve once per seed, score the test set once per seed, and train the
+course's sample model as a baseline row. With ``--tune`` the search runs first (BayesianOptimization,
+``tuning/mlp_search.py``), its best trial and the hand-picked settings are compared over 3 seeds on
+the validation split, and the choice is written to ``search/`` before the final training.
 """
 
 from __future__ import annotations
 
 import json
+import statistics
+import time
 import warnings
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
 from pathlib import Path
 
 from data_prep.mnist import flatten, one_hot, to_float, validation_split
 from models.budget import check_budget
-from models.mlp import BUDGETS, TUNED, build_mlp, build_sample_model
-from problems.context import RunContext
+from models.mlp import (
+    BUDGETS,
+    COST_CAP_TFLOP,
+    HAND_PICKED,
+    build_from_settings,
+    build_sample_model,
+    settings_from_values,
+)
+from problems.context import RunContext, git_commit
 from problems.report import atomic_write_text, model_summary, plot_history
-from training import EVAL_BATCH_SIZE, set_seed, steps_per_epoch, validation_size
-from training.record import seed_metrics
+from training import EVAL_BATCH_SIZE, set_seed, validation_size
+from training.backend import backend_record
+from training.record import gap_against_spread, seed_metrics
+from tuning.records import SEARCH_FILE, SEARCH_FOLDER, TRIALS_FILE, read_search, search_folder
 
 COURSE_BATCH, COURSE_EPOCHS = 32, 10  # the starter's settings, used for the baseline row
 
@@ -80,47 +96,44 @@ def _read_json(path: Path) -> dict | None:
         return None
 
 
+@dataclass
+class Shipped:
+    """The settings a run trains with and where they came from.
+
+    Attributes:
+        settings: ``models.mlp.settings_from_values`` of the chosen trial.
+        trial_id: the search trial they are (``hyperparameters.search_trial``).
+        search: the search record (``search.json``): oracle, budget, finalists, choice and why.
+        records: this run's finalist runs of the chosen settings, one per seed (``--tune`` only):
+            the final result reuses them when its seeds are the same.
+        plots: plots the search drew, relative to the report folder.
+    """
+
+    settings: dict
+    trial_id: str
+    search: dict
+    records: list = field(default_factory=list)
+    plots: list = field(default_factory=list)
+
+
 def run(ctx: RunContext, budget: str, goal: float) -> dict:
-    """Train and score the MLP for ``budget`` ('2C', '2D' or '2E'), once per seed of ``ctx.seed_list``."""
+    """Train and score the MLP for ``budget`` ('2C', '2D' or '2E'), once per seed of ``ctx.seed_list``,
+    with the settings its search chose (``--tune``: search and choose now)."""
     train, val, test, image_shape = prepare(ctx.mnist, ctx.seed)
-    input_dim, num_classes = train[0].shape[1], train[1].shape[1]
-    settings, source, plots, tuned = _settings(ctx, budget, train, val, image_shape)
-    epochs, batch = ctx.epochs or settings["epochs"], settings["batch_size"]
-    found = []
-
-    def build():
-        return build_mlp(
-            settings["hidden_units"],
-            settings["dropout_input"],
-            settings["dropout"],
-            settings["learning_rate"],
-            decay_steps=epochs * steps_per_epoch(len(train[0]), batch),
-            input_dim=input_dim,
-            num_classes=num_classes,
-            name=f"mlp_{budget.lower()}",
-        )
-
-    records, model = ctx.train_over_seeds(
-        build,
-        train,
-        val,
-        test,
-        epochs=epochs,
-        batch_size=batch,
-        shift=settings["shift"],
-        check=lambda m: found.append(check_budget(m, BUDGETS[budget])),
-        image_shape=image_shape,
-    )
-    report = found[0]
-    plots.append(
-        plot_history(
-            records[0].history,
-            f"{ctx.edition} {ctx.problem_id}: {report.hidden_units} hidden units (seed {ctx.seed})",
-            ctx.folder / "training_curves.png",
-        )
-    )
+    shipped = search_and_choose(ctx, budget, train, val, test, image_shape) if ctx.tune else read_shipped(budget)
+    epochs = ctx.epochs or shipped.settings["epochs"]
+    reuse = [r.seed for r in shipped.records[: ctx.seeds]] == ctx.seed_list
+    if reuse:  # the chosen finalist's runs are this run's: same settings, data and seeds
+        records, model = shipped.records[: ctx.seeds], build_mlp_for(shipped.settings, train, epochs)
+        report = check_budget(model, BUDGETS[budget])
+    else:
+        records, model, report = train_settings(ctx, budget, shipped.settings, (train, val, test), epochs, image_shape)
+    plots = list(shipped.plots)
+    title = f"{ctx.edition} {ctx.problem_id}: {report.hidden_units} hidden units (seed {ctx.seed})"
+    plots.append(plot_history(records[0].history, title, ctx.folder / "training_curves.png"))
 
     # The course's sample model, with the course's settings, as the baseline row.
+    input_dim, num_classes = train[0].shape[1], train[1].shape[1]
     baseline = (
         course_baseline(train, test, ctx.seed, ctx.epochs or COURSE_EPOCHS, ctx.tuner_dir, ctx.threads)
         if input_dim == 784 and num_classes == 10
@@ -128,17 +141,22 @@ def run(ctx: RunContext, budget: str, goal: float) -> dict:
     )
     # The project's goal is an MNIST figure: another data set is reported without it.
     metrics = seed_metrics(records, goal if ctx.on_write_up_data else None)
-    return {
-        "metrics": {**metrics, **tuned},
-        **_record(ctx, budget, settings, source, epochs, report, (train, val)),
-        "per_seed": [r.figures() for r in records],
-        "baseline": baseline,
-        "notes": [
+    metrics["search"] = search_summary(shipped.search)
+    metrics["finalists"] = finalist_rows(shipped.search)
+    notes = [choice_note(shipped)]
+    if reuse:
+        notes.append("The final runs are the chosen finalist's runs of this search (same settings and seeds).")
+    if baseline.get("reused"):
+        notes.append(
             "The course baseline row was reused from an earlier run with the same seed, data, epochs and "
             "threads (kept beside the search trials in the tuner folder): this run's wall time does not include it."
-        ]
-        if baseline.get("reused")
-        else [],
+        )
+    return {
+        "metrics": metrics,
+        **_record(budget, shipped, epochs, report, (train, val)),
+        "per_seed": [r.figures() for r in records],
+        "baseline": baseline,
+        "notes": notes,
         "history": records[0].history,
         "params": model.count_params(),
         "model_summary": model_summary(model),
@@ -147,18 +165,52 @@ def run(ctx: RunContext, budget: str, goal: float) -> dict:
     }
 
 
-def _record(ctx: RunContext, budget: str, settings: dict, source: str, epochs: int, report, split) -> dict:
+def build_mlp_for(settings: dict, train, epochs: int, name: str = "mlp"):
+    """The compiled MLP of ``settings``, shaped for ``train`` and scheduled over ``epochs``."""
+    return build_from_settings(settings, len(train[0]), epochs, train[0].shape[1], train[1].shape[1], name=name)
+
+
+def train_settings(
+    ctx: RunContext, budget: str, settings: dict, split, epochs: int, image_shape, seeds=None, label: str | None = None
+):
+    """Train and score ``settings`` once per seed (default ``ctx.seed_list``): (records, first model,
+    budget report). Every model is checked against the budget before it trains."""
+    from training.record import train_over_seeds
+
+    train, val, test = split
+    found = []
+    records, model = train_over_seeds(
+        lambda: build_mlp_for(settings, train, epochs, name=f"mlp_{budget.lower()}"),
+        train,
+        val,
+        test,
+        seeds or ctx.seed_list,
+        label or ctx.problem_id,
+        callbacks_for=ctx.final_callbacks if seeds is None else None,
+        threads=ctx.threads,
+        verbose=ctx.verbose,
+        epochs=epochs,
+        batch_size=settings["batch_size"],
+        shift=settings["shift"],
+        settings={k: settings[k] for k in ("learning_rate", "schedule", "dropout_input", "dropout")},
+        check=lambda m: found.append(check_budget(m, BUDGETS[budget])),
+        image_shape=image_shape,
+    )
+    return records, model, found[0]
+
+
+def _record(budget: str, shipped: Shipped, epochs: int, report, split) -> dict:
     """What the result says of the settings and the budget."""
     train, val = split
     return {
         "hyperparameters": {
-            **settings,
+            **shipped.settings,
             "hidden_units": list(report.hidden_units),
             "epochs": epochs,
-            "optimizer": "Adam, cosine decay to 0",
-            "source": source,
-            "schedule_source": "epochs and batch size chosen on the validation split (models/mlp.py SCHEDULES; "
-            "python benchmarks/speed.py --only schedules)",
+            "optimizer": "Adam" + (", cosine decay to 0" if shipped.settings["schedule"] == "cosine" else ""),
+            "search_trial": shipped.trial_id,
+            "source": f"trial {shipped.trial_id} of the keras-tuner search in reports/2018/{budget}/search/ "
+            "(search.json: chosen_trial_id)",
             "validation_images": len(val[0]),
             "fit_images": len(train[0]),
         },
@@ -167,24 +219,81 @@ def _record(ctx: RunContext, budget: str, settings: dict, source: str, epochs: i
             "min_hidden_layers": BUDGETS[budget].min_hidden_layers,
             "hidden_units_used": report.total_hidden_units,
             "hidden_layers_used": report.hidden_layers,
+            "cost_cap_tflop": COST_CAP_TFLOP[budget],
         },
         "epochs": epochs,
     }
 
 
-def _settings(ctx: RunContext, budget: str, train, val, image_shape) -> tuple[dict, str, list, dict]:
-    """(settings, where they came from, plots, search figures): the stored ``TUNED`` settings, or with
-    ``--tune`` the best of a BayesianOptimization search on the validation split."""
-    settings, source = dict(TUNED[budget]), "stored (models/mlp.py TUNED)"
-    if not ctx.tune:
-        return settings, source, [], {}
+def read_shipped(budget: str) -> Shipped:
+    """The settings of the trial the committed search of ``budget`` chose (``tuning.records``)."""
+    record = read_search(budget)
+    return Shipped(settings_from_values(record["chosen"]["values"], BUDGETS[budget]), record["chosen_trial_id"], record)
+
+
+def search_summary(search: dict) -> dict:
+    """The search in a few figures, for result.json's metrics."""
+    keys = (
+        "oracle",
+        "max_trials",
+        "num_initial_points",
+        "completed",
+        "wall_seconds",
+        "trials_reused",
+        "best_trial_id",
+        "best_val_accuracy",
+        "hand_picked_trial_id",
+        "chosen_trial_id",
+        "seed",
+        "commit",
+    )
+    return {k: search.get(k) for k in keys}
+
+
+def finalist_rows(search: dict) -> list[dict]:
+    """The finalists' table: each trial's validation accuracy over the seeds (mean ± std)."""
+    return [
+        {
+            "trial": f["trial"],
+            "role": f["role"],
+            "chosen": f["trial"] == search["chosen_trial_id"],
+            "val_accuracy": f"{f['val_accuracy_mean']:.4f} ± {f['val_accuracy_std']:.4f}",
+            "seeds": ", ".join(str(r["seed"]) for r in f["per_seed"]),
+            "settings": f["summary"],
+        }
+        for f in search.get("finalists", [])
+    ]
+
+
+def choice_note(shipped: Shipped) -> str:
+    search = shipped.search
+    return (
+        f"Settings: trial {shipped.trial_id} of a {search['oracle']} search of {search['completed']} completed "
+        f"trials ({search['wall_seconds']:.0f} s on {search['workers']} worker process(es), seed {search['seed']}, "
+        f"commit {search['commit']}). {search['why']}"
+    )
+
+
+# --tune: search, compare the finalists over seeds on the validation split, record the choice.
+
+FINALIST_SEEDS = 3
+
+
+def search_and_choose(ctx: RunContext, budget: str, train, val, test, image_shape) -> Shipped:
+    """Run the budget's search (``tuning.mlp_search``; spread over ``ctx.jobs`` worker processes),
+    train its best trial and the hand-picked trial with ``FINALIST_SEEDS`` seeds, choose on validation
+    accuracy, and write ``search/trials.csv``, ``search/search.json`` and ``search/best_so_far.png``
+    in the report folder. The search's best ships unless the hand-picked trial beats it by more than
+    the seed spread."""
     from problems.report import plot_best_so_far
-    from tuning.common import best_so_far
     from tuning.mlp_search import search_mlp
 
-    found, table, search = search_mlp(
+    started = time.perf_counter()
+    table, search = search_mlp(
         budget,
         BUDGETS[budget],
+        COST_CAP_TFLOP[budget],
+        HAND_PICKED[budget],
         train,
         val,
         ctx.seed,
@@ -195,15 +304,98 @@ def _settings(ctx: RunContext, budget: str, train, val, image_shape) -> tuple[di
         image_shape=image_shape,
         tensorboard=ctx.tensorboard_dir("search"),
         worker_timeout=ctx.worker_timeout,
+        workers=ctx.search_workers,
     )
-    atomic_write_text(ctx.folder / "tuning_trials.csv", table.to_csv(index=False))
-    settings.update(found)
+    search_seconds = time.perf_counter() - started
+    finalists, runs = run_finalists(ctx, budget, search, (train, val, test), image_shape)
+    chosen, why = choose(finalists)
+    record = {
+        **search,
+        "seed": ctx.seed,
+        "backend": backend_record(ctx.threads),
+        "workers": ctx.jobs if ctx.search_workers else 1,
+        "wall_seconds": round(search_seconds, 1),
+        "finalist_seconds": round(sum(r.train_seconds for rs in runs.values() for r in rs), 1),
+        "commit": git_commit(),
+        "date": datetime.now(UTC).isoformat(timespec="seconds"),
+        "selection": f"validation accuracy after the full training, mean of {FINALIST_SEEDS} seeds; the test set "
+        "plays no part",
+        "finalists": finalists,
+        "chosen_trial_id": chosen["trial"],
+        "chosen": {"values": chosen["values"], "settings": chosen["settings"]},
+        "why": why,
+    }
+    folder = search_folder(ctx.folder)
+    atomic_write_text(folder / TRIALS_FILE, table.rename(columns={"score": "val_accuracy"}).to_csv(index=False))
     title = f"{ctx.edition} {ctx.problem_id}: BayesianOptimization, best so far"
-    plots = [plot_best_so_far(table, title, ctx.folder / "best_so_far.png", search["num_initial_points"])]
-    print(f"best settings on validation: {found}")
+    plot = plot_best_so_far(table, title, folder / "best_so_far.png", search["num_initial_points"])
+    atomic_write_text(folder / SEARCH_FILE, json.dumps(record, indent=2, default=str) + "\n")
+    print(f"search: chose trial {chosen['trial']}: {why}", flush=True)
+    settings = settings_from_values(chosen["values"], BUDGETS[budget])
+    return Shipped(settings, chosen["trial"], record, runs[chosen["trial"]], [f"{SEARCH_FOLDER}/{plot}"])
+
+
+def run_finalists(ctx: RunContext, budget: str, search: dict, split, image_shape) -> tuple[list[dict], dict]:
+    """Train the search's best trial and the hand-picked one (when it is another trial) with
+    ``FINALIST_SEEDS`` seeds: (finalist entries for search.json, {trial id: records})."""
+    candidates = [("search's best", search["best_trial_id"], search["best_values"])]
+    if search["hand_picked_trial_id"] not in (None, search["best_trial_id"]):
+        candidates.append(("hand-picked", search["hand_picked_trial_id"], HAND_PICKED[budget]))
+    seeds = [ctx.seed + k for k in range(FINALIST_SEEDS)]
+    finalists, runs = [], {}
+    for role, trial_id, values in candidates:
+        settings = settings_from_values(values, BUDGETS[budget])
+        print(f"finalist trial {trial_id} ({role}), seeds {seeds}: {settings}", flush=True)
+        epochs = ctx.epochs or settings["epochs"]
+        label = f"{ctx.problem_id} finalist {trial_id}"
+        runs[trial_id], _, _ = train_settings(ctx, budget, settings, split, epochs, image_shape, seeds, label)
+        accuracies = [r.val_accuracy for r in runs[trial_id]]
+        finalists.append(
+            {
+                "trial": trial_id,
+                "role": role,
+                "values": dict(values),
+                "settings": settings,
+                "summary": settings_summary(settings),
+                "val_accuracy_mean": statistics.fmean(accuracies),
+                "val_accuracy_std": statistics.stdev(accuracies) if len(accuracies) > 1 else 0.0,
+                "per_seed": [
+                    {
+                        "seed": r.seed,
+                        "val_accuracy": r.val_accuracy,
+                        "val_loss": r.val_loss,
+                        "train_seconds": r.train_seconds,
+                    }
+                    for r in runs[trial_id]
+                ],
+            }
+        )
+    return finalists, runs
+
+
+def choose(finalists: list[dict]) -> tuple[dict, str]:
+    """The finalist that ships and why: the search's best, unless the hand-picked trial's mean
+    validation accuracy is higher by more than the seed spread (the larger of the two std)."""
+    best = finalists[0]
+    if len(finalists) == 1:
+        return best, "The search's best trial is the hand-picked settings' trial, so it ships."
+    hand = finalists[1]
+    gap = hand["val_accuracy_mean"] - best["val_accuracy_mean"]
+    judged = gap_against_spread(gap, [best["val_accuracy_std"], hand["val_accuracy_std"]])
+    versus = (
+        f"on validation over {len(best['per_seed'])} seeds the hand-picked trial {hand['trial']} scored "
+        f"{hand['val_accuracy_mean']:.4f} against the search's best {best['trial']}'s {best['val_accuracy_mean']:.4f}, "
+        f"a gap of {gap:+.4f}, which {judged}"
+    )
+    if gap > 0 and judged.startswith("exceeds"):
+        return hand, f"The hand-picked settings ship: {versus}."
+    return best, f"The search's best ships: {versus}."
+
+
+def settings_summary(settings: dict) -> str:
+    """One line of settings for a table."""
     return (
-        settings,
-        f"keras-tuner {search['budget']} (tuning_trials.csv)",
-        plots,
-        {"search": search, "best_so_far": best_so_far(table)},
+        f"{list(settings['hidden_units'])}, dropout {settings['dropout_input']}/{settings['dropout']}, "
+        f"lr {settings['learning_rate']:.2e} {settings['schedule']}, shift {settings['shift']}, "
+        f"{settings['epochs']} x {settings['batch_size']}"
     )

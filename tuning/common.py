@@ -14,7 +14,7 @@ from pathlib import Path
 
 import keras_tuner as kt
 
-from tuning import WORKER_TIMEOUT  # noqa: F401  (re-exported: the searches import it from here)
+from tuning import WORKER_TIMEOUT, TuningError  # noqa: F401  (re-exported: the searches import them from here)
 
 _POLL_SECONDS = 0.5
 
@@ -38,10 +38,6 @@ def _tensorboard_per_trial(self, callbacks, trial, execution=0):
 
 _KERAS_TUNER_TENSORBOARD_DIR = kt.Tuner._configure_tensorboard_dir
 kt.Tuner._configure_tensorboard_dir = _tensorboard_per_trial  # every tuner here is a kt.Tuner
-
-
-class TuningError(RuntimeError):
-    """A search ended without a usable result."""
 
 
 class WorkerFinished(Exception):
