@@ -27,7 +27,8 @@ sys.path.insert(0, str(REPO))
 
 from training.backend import BACKENDS, DEFAULT_BACKEND  # noqa: E402  (imports no keras)
 
-MODELS = ("2C", "2D", "2E", "3D")  # the tuned MLPs and the final CNN, with the settings they ship with
+# The shipped MLPs (their searches' chosen trials) and the final CNN, with the settings they ship with.
+MODELS = ("2C", "2D", "2E", "3D")
 THREADS = (1, 2)
 RACE_GOAL, RACE_MAX_EPOCHS = 0.985, 3
 
@@ -35,13 +36,14 @@ RACE_GOAL, RACE_MAX_EPOCHS = 0.985, 3
 def _build(model_id: str):
     """(compiled model, batch size, shift) of ``model_id`` as the problems train it."""
     from models.cnn import build_cnn_final
-    from models.mlp import TUNED, build_mlp
+    from models.mlp import build_mlp
     from problems.cnn import BATCH_SIZE, FINAL_SETTINGS
+    from tuning.records import shipped_mlp_settings
 
     if model_id == "3D":
         model = build_cnn_final(dropout=0.2, learning_rate=FINAL_SETTINGS["learning_rate"])
         return model, BATCH_SIZE, FINAL_SETTINGS["shift"]
-    s = TUNED[model_id]
+    _, s = shipped_mlp_settings(model_id)
     model = build_mlp(s["hidden_units"], s["dropout_input"], s["dropout"], s["learning_rate"])
     return model, s["batch_size"], s["shift"]
 

@@ -14,9 +14,6 @@ Parts (each writes into ``reports/benchmarks/speed.json``, ``speed.md`` and ``sp
   every epoch, off the clock), seconds per epoch and final accuracy of our 3D model against the
   course's starter CNN, the 2018 write-up's final CNN and keras.io's simple convnet, each through
   plain ``model.fit`` on the same 55,000 images, and ours also through the project's pipeline.
-- schedules: for each depth-vs-width budget, the validation accuracy and training seconds of its
-  tuned MLP under each candidate schedule (epochs x batch size), and the schedule
-  ``choose_schedule`` picks: the evidence behind ``models/mlp.py SCHEDULES`` and what each second buys.
 - cnn: the 3D model's two layouts (``models.cnn.build_cnn_final(downsample=...)``): stride-1
   convolutions followed by 2x2 max pooling (before) against stride-2 convolutions (now): ms per
   batch-32 step, timed in alternation, and validation accuracy after the final model's 10 epochs
@@ -49,7 +46,7 @@ os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
 REPO = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(REPO))
 
-PARTS = ("ceiling", "levers", "throughput", "race", "schedules", "cnn", "conv_dropout", "problems", "backends")
+PARTS = ("ceiling", "levers", "throughput", "race", "cnn", "conv_dropout", "problems", "backends")
 THRESHOLDS = (0.985, 0.990)
 # Our 3D model at the dropout rate both editions' sweeps choose (reports/2018/3D, reports/2023/4F).
 OURS_DROPOUT = 0.1
@@ -137,14 +134,15 @@ def run_levers(train, seed: int, steps: int) -> list[dict]:
 
 
 def run_throughput(train_flat, train_img, seed: int, steps: int, ceiling: float) -> list[dict]:
-    """Samples per second of the tuned MLPs (batch 128, shift 2) and the 3D CNN (batch 32, shift 1)."""
+    """Samples per second of the shipped MLPs (their batch size and shift) and the 3D CNN (batch 32, shift 1)."""
     import training
-    from models.mlp import TUNED, build_mlp
+    from models.mlp import build_mlp
     from problems.cnn import FINAL_SETTINGS, build_for
+    from tuning.records import shipped_mlp_settings
 
     cases = []
     for key in ("2C", "2D", "2E"):
-        s = TUNED[key]
+        _, s = shipped_mlp_settings(key)
 
         def make_mlp(s=s):
             return build_mlp(s["hidden_units"], s["dropout_input"], s["dropout"], s["learning_rate"])
@@ -251,56 +249,6 @@ def run_race(train, test, seed: int, max_epochs: int, names=None) -> list[dict]:
         for t in THRESHOLDS:
             mine, theirs = row[f"seconds_to_{t:.3f}"], ref[f"seconds_to_{t:.3f}"]
             row[f"ratio_to_writeup_{t:.3f}"] = round(mine / theirs, 3) if mine and theirs else None
-    return rows
-
-
-# Candidate schedules (epochs, batch size) for the MLPs' final training: the 40 x 128 they used
-# before, and half the epochs at twice the batch (a quarter of the steps).
-SCHEDULE_CANDIDATES = ((40, 128), (20, 256))
-MLP_GOALS = {"2C": 0.982, "2D": 0.983, "2E": 0.986}  # the project's test-accuracy goals (problems/registry.py)
-
-
-def choose_schedule(rows: list[dict], goal: float, margin: float) -> dict:
-    """The cheapest schedule whose validation accuracy is at least ``goal + margin``; training times
-    within 10% of the cheapest count as a tie, broken by validation accuracy. With none clearing
-    the bar, the most accurate."""
-    passing = [r for r in rows if r["val_accuracy"] >= goal + margin]
-    if not passing:
-        return max(rows, key=lambda r: r["val_accuracy"])
-    fastest = min(r["train_seconds"] for r in passing)
-    return max((r for r in passing if r["train_seconds"] <= 1.1 * fastest), key=lambda r: r["val_accuracy"])
-
-
-def run_schedules(train_flat, val_flat, seed: int, candidates=SCHEDULE_CANDIDATES) -> list[dict]:
-    """Each budget's tuned MLP trained under each candidate schedule, scored on the validation split."""
-    import training
-    from models.mlp import SCHEDULE_MARGIN, TUNED, build_mlp
-
-    rows = []
-    for budget, goal in MLP_GOALS.items():
-        s = TUNED[budget]
-        tried = []
-        for epochs, batch in candidates:
-            training.set_seed(seed)
-            decay = epochs * training.steps_per_epoch(len(train_flat[0]), batch)
-            model = build_mlp(s["hidden_units"], s["dropout_input"], s["dropout"], s["learning_rate"], decay)
-            start = time.perf_counter()
-            history = training.fit(model, train_flat, val_flat, epochs, batch, seed, shift=s["shift"], verbose=0)
-            seconds = round(time.perf_counter() - start, 1)
-            tried.append(
-                {
-                    "budget": budget,
-                    "epochs": epochs,
-                    "batch_size": batch,
-                    "train_seconds": seconds,
-                    "val_accuracy": round(float(history.history["val_accuracy"][-1]), 4),
-                }
-            )
-            print(f"schedules: {budget} {epochs} x {batch}: {tried[-1]['val_accuracy']:.4f} in {seconds} s", flush=True)
-        chosen = choose_schedule(tried, goal, SCHEDULE_MARGIN)
-        for row in tried:
-            row.update(goal=goal, bar=round(goal + SCHEDULE_MARGIN, 4), chosen=row is chosen)
-        rows += tried
     return rows
 
 
@@ -458,6 +406,23 @@ def _table(rows: list[dict], columns: list[str]) -> list[str]:
 
 
 def render(result: dict) -> str:
+    """speed.md: the run's header, then a section for each part ``result`` holds, in PARTS' order."""
+    lines = _render_header(result)
+    for section in (
+        _render_levers,
+        _render_throughput,
+        _render_race,
+        _render_cnn,
+        _render_conv_dropout,
+        _render_problems,
+        _render_backends,
+    ):
+        lines += section(result)
+    return "\n".join(lines) + "\n"
+
+
+def _render_header(result: dict) -> list[str]:
+    """Title, machine and versions; which parts' figures are older; the ceiling, if measured."""
     lines = [
         "# Speed benchmark",
         "",
@@ -475,70 +440,93 @@ def render(result: dict) -> str:
         ]
     if "ceiling_gflops" in result:
         lines += ["", f"Float32 matrix-product ceiling: **{result['ceiling_gflops']:.0f} GFLOP/s** (4096 x 4096)."]
-    if result.get("levers"):
-        lines += ["", "## Levers: 3D CNN, batch 32, ms per training step", ""]
-        lines += _table(result["levers"], ["pipeline", "steps_per_execution", "ms_per_step", "speed_up"])
-    if result.get("throughput"):
-        lines += ["", "## Throughput against the ceiling (project pipeline)", ""]
-        lines += _table(
-            result["throughput"],
-            ["model", "batch_size", "ms_per_step", "samples_per_second", "train_mflop_per_sample",
-             "gflop_per_second", "share_of_ceiling"],
-        )  # fmt: skip
-    if result.get("race"):
-        lines += ["", "## Time to test accuracy (training seconds; scoring off the clock)", ""]
-        cols = ["model", "params", "batch_size", "through", "seconds_per_epoch", "epochs_run", "final_test_accuracy"]
-        cols += [f"seconds_to_{t:.3f}" for t in THRESHOLDS] + [f"ratio_to_writeup_{t:.3f}" for t in THRESHOLDS]
-        lines += _table(result["race"], cols)
-        lines += ["", "Empty cells: the threshold was not reached within the epochs run."]
-    if result.get("schedules"):
-        lines += ["", "## MLP schedules on the validation split (what each second buys)", ""]
-        lines += _table(
-            result["schedules"],
-            ["budget", "epochs", "batch_size", "train_seconds", "val_accuracy", "goal", "bar", "chosen"],
-        )
-        lines += ["", "bar: the goal plus models/mlp.py SCHEDULE_MARGIN; chosen: `choose_schedule`'s pick."]
-    if result.get("cnn"):
-        lines += ["", "## 3D CNN layout: max pooling against stride-2 convolutions (validation split)", ""]
-        lines += ["Both with Dropout after each convolution stage, as the model had then.", ""]
-        lines += _table(
-            result["cnn"],
-            ["layout", "params", "ms_per_step", "speed_up", "epochs", "dropout", "train_seconds", "val_accuracy"],
-        )
-        from problems.registry import lookup
+    return lines
 
-        goal = lookup("2018", "3D").options["goal"]
-        lines += ["", f"The goal is {goal} test accuracy; the test set is not used here."]
-    if result.get("conv_dropout"):
-        title = "## 3D CNN: Dropout in the convolution stages or only before the classifier (validation split)"
-        lines += ["", title, ""]
-        lines += _table(
-            result["conv_dropout"],
-            ["variant", "seed", "params", "ms_per_step", "best_ms_per_step", "epochs", "dropout"]
-            + ["train_seconds", "val_accuracy"],
+
+def _render_levers(result: dict) -> list[str]:
+    """The levers part's table, or nothing."""
+    if not result.get("levers"):
+        return []
+    lines = ["", "## Levers: 3D CNN, batch 32, ms per training step", ""]
+    return lines + _table(result["levers"], ["pipeline", "steps_per_execution", "ms_per_step", "speed_up"])
+
+
+def _render_throughput(result: dict) -> list[str]:
+    """The throughput part's table, or nothing."""
+    if not result.get("throughput"):
+        return []
+    lines = ["", "## Throughput against the ceiling (project pipeline)", ""]
+    return lines + _table(
+        result["throughput"],
+        ["model", "batch_size", "ms_per_step", "samples_per_second", "train_mflop_per_sample",
+         "gflop_per_second", "share_of_ceiling"],
+    )  # fmt: skip
+
+
+def _render_race(result: dict) -> list[str]:
+    """The race part's table, or nothing."""
+    if not result.get("race"):
+        return []
+    lines = ["", "## Time to test accuracy (training seconds; scoring off the clock)", ""]
+    cols = ["model", "params", "batch_size", "through", "seconds_per_epoch", "epochs_run", "final_test_accuracy"]
+    cols += [f"seconds_to_{t:.3f}" for t in THRESHOLDS] + [f"ratio_to_writeup_{t:.3f}" for t in THRESHOLDS]
+    lines += _table(result["race"], cols)
+    return lines + ["", "Empty cells: the threshold was not reached within the epochs run."]
+
+
+def _render_cnn(result: dict) -> list[str]:
+    """The cnn part's table with the goal it aims at, or nothing."""
+    if not result.get("cnn"):
+        return []
+    lines = ["", "## 3D CNN layout: max pooling against stride-2 convolutions (validation split)", ""]
+    lines += ["Both with Dropout after each convolution stage, as the model had then.", ""]
+    lines += _table(
+        result["cnn"],
+        ["layout", "params", "ms_per_step", "speed_up", "epochs", "dropout", "train_seconds", "val_accuracy"],
+    )
+    from problems.registry import lookup
+
+    goal = lookup("2018", "3D").options["goal"]
+    return lines + ["", f"The goal is {goal} test accuracy; the test set is not used here."]
+
+
+def _render_conv_dropout(result: dict) -> list[str]:
+    """The conv_dropout part's table, or nothing."""
+    if not result.get("conv_dropout"):
+        return []
+    title = "## 3D CNN: Dropout in the convolution stages or only before the classifier (validation split)"
+    lines = ["", title, ""]
+    lines += _table(
+        result["conv_dropout"],
+        ["variant", "seed", "params", "ms_per_step", "best_ms_per_step", "epochs", "dropout"]
+        + ["train_seconds", "val_accuracy"],
+    )
+    return lines + [
+        "",
+        "Each seed draws its own validation split. ms per step: median and best of alternating passes; "
+        "the best is the fairer figure on a machine whose passes sometimes run at half speed.",
+    ]
+
+
+def _render_problems(result: dict) -> list[str]:
+    """Each edition's last ``--problem all`` run: per problem, and per process if it ran several, or nothing."""
+    if not result.get("problems"):
+        return []
+    lines = ["", "## `main.py --problem all`, wall seconds", ""]
+    for run in result["problems"]:
+        jobs = run.get("jobs", 1)
+        how = (
+            f"{jobs} processes at a time, {run.get('threads') or 'default'} thread(s) each"
+            if jobs > 1
+            else "one process"
         )
-        lines += [
-            "",
-            "Each seed draws its own validation split. ms per step: median and best of alternating passes; "
-            "the best is the fairer figure on a machine whose passes sometimes run at half speed.",
-        ]
-    if result.get("problems"):
-        lines += ["", "## `main.py --problem all`, wall seconds", ""]
-        for run in result["problems"]:
-            jobs = run.get("jobs", 1)
-            how = (
-                f"{jobs} processes at a time, {run.get('threads') or 'default'} thread(s) each"
-                if jobs > 1
-                else "one process"
-            )
-            lines += [f"### Edition {run['edition']}: {run['total_seconds']:.0f} s in all, {how} ({run['date']})", ""]
-            lines += _table(run["problems"], ["id", "wall_seconds"]) + [""]
-            if run.get("processes"):
-                lines += ["Processes (each one's whole life, start-up included):", ""]
-                rows = [{"problems": ", ".join(p["problems"]), "seconds": p["seconds"]} for p in run["processes"]]
-                lines += _table(rows, ["problems", "seconds"]) + [""]
-    lines += _render_backends(result)
-    return "\n".join(lines) + "\n"
+        lines += [f"### Edition {run['edition']}: {run['total_seconds']:.0f} s in all, {how} ({run['date']})", ""]
+        lines += _table(run["problems"], ["id", "wall_seconds"]) + [""]
+        if run.get("processes"):
+            lines += ["Processes (each one's whole life, start-up included):", ""]
+            rows = [{"problems": ", ".join(p["problems"]), "seconds": p["seconds"]} for p in run["processes"]]
+            lines += _table(rows, ["problems", "seconds"]) + [""]
+    return lines
 
 
 def _render_backends(result: dict) -> list[str]:
@@ -593,6 +581,44 @@ def plot(result: dict, path: Path) -> None:
 
 
 def main(argv=None) -> int:
+    """Run the parts asked for, keep the others' figures from the last speed.json, write all three files."""
+    args = _parse_args(argv)
+
+    import keras
+
+    from data_prep import DataError
+    from problems.context import versions
+
+    try:
+        data = _load_data(args)
+    except DataError as err:
+        print(f"error: {err}", file=sys.stderr)
+        return 1
+    out = Path(args.out)
+    out.mkdir(parents=True, exist_ok=True)
+    json_path = out / "speed.json"
+    result = json.loads(json_path.read_text()) if json_path.is_file() else {}  # parts not rerun are kept
+    result.update(
+        seed=args.seed,
+        cpus=os.cpu_count(),
+        versions=versions(),
+        date=datetime.now(UTC).isoformat(timespec="seconds"),
+        keras_backend=keras.backend.backend(),
+    )
+    started = time.perf_counter()
+    _run_parts(args, data, result)
+    problem_all = out / "problem_all.json"
+    if problem_all.is_file():
+        result["problem_all"] = json.loads(problem_all.read_text())
+    # Parts not rerun keep their figures, possibly from another machine or day: each part's date says.
+    result.setdefault("part_dates", {}).update({part: result["date"] for part in args.only})
+    result["wall_seconds"] = round(time.perf_counter() - started, 1)
+    _write(result, out, json_path)
+    return 0
+
+
+def _parse_args(argv) -> argparse.Namespace:
+    """The command line; ``--quick`` shrinks the timing passes and the race to a smoke test."""
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--only", nargs="+", choices=PARTS, default=list(PARTS), help="which parts to run")
     parser.add_argument("--data-dir", help="folder holding mnist/ (default $PS4_DATA_DIR, else Keras' download)")
@@ -606,38 +632,29 @@ def main(argv=None) -> int:
     args = parser.parse_args(argv)
     if args.quick:
         args.steps, args.max_epochs = 8, 1
+    return args
 
-    import keras
 
-    from data_prep import DataError, resolve_data_dir
+def _load_data(args) -> dict:
+    """MNIST as the parts use it: all 60,000 training images (conv_dropout draws its own splits), the
+    problems' 55,000 / 5,000 split of them, flattened copies for the MLPs, and the test set; with
+    ``--quick``, slices. Raises DataError when the data cannot be had."""
+    from data_prep import resolve_data_dir
     from data_prep.mnist import flatten, load_mnist, one_hot, to_float, validation_split
-    from problems.context import versions
-    from problems.report import atomic_write_text
     from training import validation_size
 
-    try:
-        (x, y), (xt, yt) = load_mnist(resolve_data_dir(args.data_dir))
-    except DataError as err:
-        print(f"error: {err}", file=sys.stderr)
-        return 1
+    (x, y), (xt, yt) = load_mnist(resolve_data_dir(args.data_dir))
     x, y, xt, yt = to_float(x)[..., None], one_hot(y), to_float(xt)[..., None], one_hot(yt)
     train, val = validation_split(x, y, validation_size(len(x)), seed=args.seed)  # the problems' 55,000 / 5,000
     if args.quick:
         train, (xt, yt) = (train[0][:2000], train[1][:2000]), (xt[:1000], yt[:1000])
     flat, val_flat = (flatten(train[0]), train[1]), (flatten(val[0]), val[1])
+    return {"all": (x, y), "train": train, "val": val, "test": (xt, yt), "flat": flat, "val_flat": val_flat}
 
-    out = Path(args.out)
-    out.mkdir(parents=True, exist_ok=True)
-    json_path = out / "speed.json"
-    result = json.loads(json_path.read_text()) if json_path.is_file() else {}  # parts not rerun are kept
-    result.update(
-        seed=args.seed,
-        cpus=os.cpu_count(),
-        versions=versions(),
-        date=datetime.now(UTC).isoformat(timespec="seconds"),
-        keras_backend=keras.backend.backend(),
-    )
-    started = time.perf_counter()
+
+def _run_parts(args, data: dict, result: dict) -> None:
+    """Run the parts named by ``--only``, in PARTS' order, each one's figures into ``result``."""
+    train, val, flat = data["train"], data["val"], data["flat"]
     if "ceiling" in args.only or "throughput" in args.only:
         result["ceiling_gflops"] = round(measure_ceiling(), 1)
         print(f"ceiling: {result['ceiling_gflops']} GFLOP/s", flush=True)
@@ -646,15 +663,13 @@ def main(argv=None) -> int:
     if "throughput" in args.only:
         result["throughput"] = run_throughput(flat, train, args.seed, args.steps, result["ceiling_gflops"])
     if "race" in args.only:
-        result["race"] = run_race(train, (xt, yt), args.seed, args.max_epochs)
-    if "schedules" in args.only:
-        candidates = ((2, 128), (1, 256)) if args.quick else SCHEDULE_CANDIDATES
-        result["schedules"] = run_schedules(flat, val_flat, args.seed, candidates)
+        result["race"] = run_race(train, data["test"], args.seed, args.max_epochs)
     if "cnn" in args.only:
         result["cnn"] = run_cnn_layouts(
             train, val, args.seed, args.steps, epochs=1 if args.quick else 10, rounds=1 if args.quick else 4
         )
     if "conv_dropout" in args.only:
+        x, y = data["all"]
         x_all, y_all = (x[:2840], y[:2840]) if args.quick else (x, y)
         result["conv_dropout"] = run_conv_dropout(
             x_all, y_all, CONV_DROPOUT_SEEDS, args.steps, epochs=1 if args.quick else 10, rounds=1 if args.quick else 4
@@ -666,17 +681,16 @@ def main(argv=None) -> int:
 
         steps, rounds = (8, 1) if args.quick else (args.steps, 3)
         result["backends"] = run_backends(args.data_dir, steps, rounds, args.seed, race=not args.quick)
-    problem_all = out / "problem_all.json"
-    if problem_all.is_file():
-        result["problem_all"] = json.loads(problem_all.read_text())
-    # Parts not rerun keep their figures, possibly from another machine or day: each part's date says.
-    result.setdefault("part_dates", {}).update({part: result["date"] for part in args.only})
-    result["wall_seconds"] = round(time.perf_counter() - started, 1)
+
+
+def _write(result: dict, out: Path, json_path: Path) -> None:
+    """speed.json, speed.md and speed.png, each replaced whole (a run stopped midway leaves the old ones)."""
+    from problems.report import atomic_write_text
+
     atomic_write_text(json_path, json.dumps(result, indent=2) + "\n")
     atomic_write_text(out / "speed.md", render(result))
     plot(result, out / "speed.png")
     print(f"wrote {json_path.relative_to(REPO) if json_path.is_relative_to(REPO) else json_path}, speed.md, speed.png")
-    return 0
 
 
 if __name__ == "__main__":

@@ -30,7 +30,7 @@ from models.mlp import (
 )
 from problems.context import RunContext, git_commit
 from problems.report import atomic_write_text, model_summary, plot_history
-from training import EVAL_BATCH_SIZE, set_seed, validation_size
+from training import validation_size
 from training.backend import backend_record
 from training.record import gap_against_spread, seed_metrics
 from tuning.records import SEARCH_FILE, SEARCH_FOLDER, TRIALS_FILE, read_search, search_folder
@@ -55,32 +55,36 @@ def prepare(mnist, seed: int):
 
 
 def course_baseline(
-    train, test, seed: int, epochs: int, cache_dir: Path | None = None, threads: int | None = None
+    train, val, test, seed: int, epochs: int, cache_dir: Path | None = None, threads: int | None = None
 ) -> dict:
-    """The course's sample model trained with the course's settings and scored on ``test``."""
+    """The course's sample model trained with the course's settings (``training.record.train_and_score``,
+    like every scored model) and scored on ``test``."""
     import keras
 
+    from training.record import train_and_score
     from tuning.common import data_key
 
     # The backend and its threads are part of what fixes the last digits.
-    key = f"seed{seed}_e{epochs}_{keras.backend.backend()}_t{threads}_{data_key(*train, *test)}"
+    key = f"seed{seed}_e{epochs}_{keras.backend.backend()}_t{threads}_{data_key(*train, *val, *test)}"
     path = Path(cache_dir) / "course_baseline" / f"{key}.json" if cache_dir is not None else None
     baseline = _read_json(path) if path is not None else None
     if baseline is not None:
         baseline["reused"] = True
     else:
-        set_seed(seed)
-        sample = build_sample_model()
         with warnings.catch_warnings():  # Keras warns that a 1-unit softmax is constant: that is the point
             warnings.simplefilter("ignore", UserWarning)
-            sample.fit(*train, batch_size=COURSE_BATCH, epochs=epochs, verbose=0)
-            loss, acc = sample.evaluate(*test, batch_size=EVAL_BATCH_SIZE, verbose=0)
+            record, _ = train_and_score(
+                build_sample_model, train, val, test, epochs=epochs, batch_size=COURSE_BATCH, seed=seed,
+                threads=threads, verbose=0,
+            )  # fmt: skip
         baseline = {
             "model": "course sample (Dense 10-10-1 softmax, mse, adadelta)",
-            "test_loss": loss,
-            "test_accuracy": acc,
+            "test_loss": record.test_loss,
+            "test_accuracy": record.test_accuracy,
+            "val_accuracy": record.val_accuracy,
             "epochs": epochs,
             "batch_size": COURSE_BATCH,
+            "train_seconds": record.train_seconds,
         }
         if path is not None:
             atomic_write_text(path, json.dumps(baseline) + "\n")
@@ -135,7 +139,7 @@ def run(ctx: RunContext, budget: str, goal: float) -> dict:
     # The course's sample model, with the course's settings, as the baseline row.
     input_dim, num_classes = train[0].shape[1], train[1].shape[1]
     baseline = (
-        course_baseline(train, test, ctx.seed, ctx.epochs or COURSE_EPOCHS, ctx.tuner_dir, ctx.threads)
+        course_baseline(train, val, test, ctx.seed, ctx.epochs or COURSE_EPOCHS, ctx.tuner_dir, ctx.threads)
         if input_dim == 784 and num_classes == 10
         else {}
     )

@@ -96,7 +96,32 @@ def run_dying_relu(
         num_samples: points of the circle set (half +1 inside, half -1 on the ring).
     """
     epochs = ctx.epochs or epochs
-    rng = SeedRandom(f"{DYING_SEED}-{ctx.seed}")
+    x, y, orders, starts = _dying_data(ctx.seed, num_samples, inits)
+    model = build_playground_model(HIDDEN, "relu", "zero", name="dying_relu")
+    results, curves, timing = _sweep(PlaygroundSGD(model), starts, x, y, orders, epochs, learning_rates)
+    half = num_samples // 2
+    plots = [
+        _plot_dying_sweep(results, learning_rates, half, ctx.folder / "dead_units_vs_learning_rate.png"),
+        _plot_dying_curves(curves, (LEARNING_RATE, shown_rate), num_samples, ctx.folder / "accuracy_curves.png"),
+    ]
+    return {
+        "metrics": results,
+        "headline": _headline_dying(results, shown_rate),
+        "plots": plots,
+        "epochs": epochs,
+        "wall_seconds_by_setting": timing,
+        "hyperparameters": _hyperparameters_dying(learning_rates, inits, num_samples),
+        "params": model.count_params(),
+        "data": f"Playground circle generator, {num_samples} points ({num_samples // 2} +1 inside radius 2.5, "
+        f"{num_samples // 2} -1 on the ring 3.5..5), noise 0, seed string '{DYING_SEED}-{ctx.seed}'",
+        "notes": _notes_dying(results, shown_rate, learning_rates, half),
+    }
+
+
+def _dying_data(seed: int, num_samples: int, inits: int) -> tuple:
+    """(x, y, {order name: point indices}, initial weights): all drawn from one seeded generator, in
+    the Playground's order (points, shuffle, weights), so a seed gives the same set and starts."""
+    rng = SeedRandom(f"{DYING_SEED}-{seed}")
     points = np.asarray(circle(rng, num_samples))
     x, y = points[:, :2], points[:, 2]
     shuffled = list(range(len(y)))
@@ -106,15 +131,19 @@ def run_dying_relu(
         "shuffled": np.asarray(shuffled),
     }
     starts = [playground_weights((2, *HIDDEN, 1), "random", rng) for _ in range(inits)]
-    model = build_playground_model(HIDDEN, "relu", "zero", name="dying_relu")
-    trainer = PlaygroundSGD(model)
+    return x, y, orders, starts
+
+
+def _sweep(trainer: PlaygroundSGD, starts, x, y, orders: dict, epochs: int, learning_rates) -> tuple[dict, ...]:
+    """Every (rate, order) setting from every start: its tally, mean accuracy curve and wall seconds,
+    each keyed ``lr_<rate>/<order>``; one line printed per setting as it ends."""
     results, curves, timing = {}, {}, {}
     for rate in learning_rates:
         for name, order in orders.items():
             started = time.perf_counter()
             outcomes = []
-            for weights in starts:
-                model.set_weights(weights)
+            for weights in starts:  # every setting starts from the same weights
+                trainer.model.set_weights(weights)
                 outcomes.append(_ordered_run(trainer, x[order], y[order], x, y, epochs, rate))
             key = f"lr_{rate:g}/{name}"
             results[key] = _tally(outcomes, HIDDEN[0])
@@ -126,13 +155,13 @@ def run_dying_relu(
                 f"{t['dead_fraction_at_end']:.3f}; accuracy {t['final_accuracy_mean']:.3f} "
                 f"(min {t['final_accuracy_min']:.3f}); {timing[key]} s"
             )
-    half = num_samples // 2
-    plots = [
-        _plot_dying_sweep(results, learning_rates, half, ctx.folder / "dead_units_vs_learning_rate.png"),
-        _plot_dying_curves(curves, (LEARNING_RATE, shown_rate), num_samples, ctx.folder / "accuracy_curves.png"),
-    ]
+    return results, curves, timing
+
+
+def _headline_dying(results: dict, shown_rate: float) -> str:
+    """Dead shares at the end, negatives-first vs shuffled, at the Playground's rate and at ``shown_rate``."""
     play, shown = f"lr_{LEARNING_RATE:g}", f"lr_{shown_rate:g}"
-    headline = (
+    return (
         f"dead ReLU units at the end, negatives-first vs shuffled: lr 0.03 "
         f"{results[play + '/negatives_first']['dead_fraction_at_end']:.2f} vs "
         f"{results[play + '/shuffled']['dead_fraction_at_end']:.2f}; lr {shown_rate:g} "
@@ -141,26 +170,19 @@ def run_dying_relu(
         f"{results[shown + '/negatives_first']['final_accuracy_mean']:.2f} vs "
         f"{results[shown + '/shuffled']['final_accuracy_mean']:.2f})"
     )
+
+
+def _hyperparameters_dying(learning_rates, inits: int, num_samples: int) -> dict:
+    """The network, optimizer, orders and definition of a dead unit, as the report states them."""
+    half = num_samples // 2
     return {
-        "metrics": results,
-        "headline": headline,
-        "plots": plots,
-        "epochs": epochs,
-        "wall_seconds_by_setting": timing,
-        "hyperparameters": {
-            "network": "Playground 2-4-2-1, ReLU hidden units, tanh output, random init (weights U[-0.5, 0.5), "
-            "biases 0.1)",
-            "optimizer": "plain SGD, batch 10 (mean gradient), loss 1/2 (output - label)^2",
-            "learning_rates": list(learning_rates),
-            "initialisations": inits,
-            "orders": f"negatives_first: the {half} ring points (-1), then the {half} inner points (+1), every "
-            "epoch; shuffled: one Fisher-Yates shuffle, kept every epoch (the Playground's rule)",
-            "dead_unit": f"output 0 on every one of the {num_samples} training points",
-        },
-        "params": model.count_params(),
-        "data": f"Playground circle generator, {num_samples} points ({num_samples // 2} +1 inside radius 2.5, "
-        f"{num_samples // 2} -1 on the ring 3.5..5), noise 0, seed string '{DYING_SEED}-{ctx.seed}'",
-        "notes": _notes_dying(results, shown_rate, learning_rates, half),
+        "network": "Playground 2-4-2-1, ReLU hidden units, tanh output, random init (weights U[-0.5, 0.5), biases 0.1)",
+        "optimizer": "plain SGD, batch 10 (mean gradient), loss 1/2 (output - label)^2",
+        "learning_rates": list(learning_rates),
+        "initialisations": inits,
+        "orders": f"negatives_first: the {half} ring points (-1), then the {half} inner points (+1), every "
+        "epoch; shuffled: one Fisher-Yates shuffle, kept every epoch (the Playground's rule)",
+        "dead_unit": f"output 0 on every one of the {num_samples} training points",
     }
 
 
@@ -213,30 +235,39 @@ def _f(value) -> str:
 
 def _notes_dying(results: dict, shown_rate: float, rates, half: int) -> list[str]:
     """The observations, every figure read off ``results``; a claim is made only where they bear it out."""
+    return [
+        _note_setting(results, LEARNING_RATE, "the Playground's rate", half),
+        _note_setting(results, shown_rate, "a larger rate, chosen to show the effect", half),
+        _note_playground_rate(results, half),
+        _note_larger_rate(results, shown_rate, half),
+        *_note_near_chance(results, rates),
+    ]
 
-    def line(rate, label):
-        nf, sh = results[f"lr_{rate:g}/negatives_first"], results[f"lr_{rate:g}/shuffled"]
-        return (
-            f"lr {rate:g} ({label}), negatives-first vs shuffled over {nf['runs']} initialisations: dead share "
-            f"after the first {half} points {nf['dead_fraction_after_first_half']:.3f} vs "
-            f"{sh['dead_fraction_after_first_half']:.3f}, at the end {nf['dead_fraction_at_end']:.3f} vs "
-            f"{sh['dead_fraction_at_end']:.3f} (layer 1 {nf['dead_fraction_at_end_layer_1']:.3f} vs "
-            f"{sh['dead_fraction_at_end_layer_1']:.3f}); final accuracy {nf['final_accuracy_mean']:.3f} vs "
-            f"{sh['final_accuracy_mean']:.3f} (worst {nf['final_accuracy_min']:.3f} vs "
-            f"{sh['final_accuracy_min']:.3f}); "
-            f"runs stuck on one class {nf['runs_stuck_at_one_class']} vs {sh['runs_stuck_at_one_class']}; mean "
-            f"accuracy after epoch 2 {_f(nf['accuracy_after_epoch_2_mean'])} vs "
-            f"{_f(sh['accuracy_after_epoch_2_mean'])}, "
-            f"reaches 0.99 at epoch {_epoch(nf)} vs {_epoch(sh)}; of {nf['units_dead_after_first_half']} units "
-            f"dead after the {half} negatives, {nf['units_dead_after_first_half_alive_at_end']} were alive at the end "
-            f"({nf['of_which_in_layer_1']} of them in layer 1)."
-        )
 
+def _note_setting(results: dict, rate: float, label: str, half: int) -> str:
+    """Every tallied figure of one rate, negatives-first beside shuffled."""
+    nf, sh = results[f"lr_{rate:g}/negatives_first"], results[f"lr_{rate:g}/shuffled"]
+    return (
+        f"lr {rate:g} ({label}), negatives-first vs shuffled over {nf['runs']} initialisations: dead share "
+        f"after the first {half} points {nf['dead_fraction_after_first_half']:.3f} vs "
+        f"{sh['dead_fraction_after_first_half']:.3f}, at the end {nf['dead_fraction_at_end']:.3f} vs "
+        f"{sh['dead_fraction_at_end']:.3f} (layer 1 {nf['dead_fraction_at_end_layer_1']:.3f} vs "
+        f"{sh['dead_fraction_at_end_layer_1']:.3f}); final accuracy {nf['final_accuracy_mean']:.3f} vs "
+        f"{sh['final_accuracy_mean']:.3f} (worst {nf['final_accuracy_min']:.3f} vs "
+        f"{sh['final_accuracy_min']:.3f}); "
+        f"runs stuck on one class {nf['runs_stuck_at_one_class']} vs {sh['runs_stuck_at_one_class']}; mean "
+        f"accuracy after epoch 2 {_f(nf['accuracy_after_epoch_2_mean'])} vs "
+        f"{_f(sh['accuracy_after_epoch_2_mean'])}, "
+        f"reaches 0.99 at epoch {_epoch(nf)} vs {_epoch(sh)}; of {nf['units_dead_after_first_half']} units "
+        f"dead after the {half} negatives, {nf['units_dead_after_first_half_alive_at_end']} were alive at the end "
+        f"({nf['of_which_in_layer_1']} of them in layer 1)."
+    )
+
+
+def _note_playground_rate(results: dict, half: int) -> str:
+    """Whether the effect shows at the Playground's rate; why not, if not; what the order costs in time."""
     play_nf, play_sh = results[f"lr_{LEARNING_RATE:g}/negatives_first"], results[f"lr_{LEARNING_RATE:g}/shuffled"]
-    shown, shown_sh = results[f"lr_{shown_rate:g}/negatives_first"], results[f"lr_{shown_rate:g}/shuffled"]
     steps = half // BATCH_SIZE
-    notes = [line(LEARNING_RATE, "the Playground's rate"), line(shown_rate, "a larger rate, chosen to show the effect")]
-
     shows = play_nf["dead_fraction_at_end"] >= 0.05
     playground = (
         f"At the Playground's rate the dying-ReLU effect {'shows' if shows else 'does not show'}: "
@@ -255,8 +286,12 @@ def _notes_dying(results: dict, shown_rate: float, rates, half: int) -> list[str
             f"one class (mean accuracy {after_2:.3f}, against {after_2_shuffled:.3f} shuffled), and its mean "
             f"accuracy reaches 0.99 at epoch {_epoch(play_nf)} against {_epoch(play_sh)} shuffled."
         )
-    notes.append(playground)
+    return playground
 
+
+def _note_larger_rate(results: dict, shown_rate: float, half: int) -> str:
+    """Whether the effect appears at ``shown_rate``, when the deaths come, and which units can recover."""
+    shown, shown_sh = results[f"lr_{shown_rate:g}/negatives_first"], results[f"lr_{shown_rate:g}/shuffled"]
     worse = shown["dead_fraction_at_end"] > shown_sh["dead_fraction_at_end"]
     larger = (
         f"With a larger rate (lr {shown_rate:g}) negatives-first ends with {shown['dead_fraction_at_end']:.3f} of "
@@ -276,9 +311,13 @@ def _notes_dying(results: dict, shown_rate: float, rates, half: int) -> list[str
         f"negatives, {shown['units_dead_after_first_half_alive_at_end']} were alive at the end "
         f"({shown['of_which_in_layer_1']} in layer 1)."
     )
-    notes.append(larger)
+    return larger
 
-    # The smallest swept rate from which on both orders end near chance (mean final accuracy <= 0.6).
+
+def _note_near_chance(results: dict, rates) -> list[str]:
+    """The note on the smallest swept rate from which on both orders end near chance (mean final
+    accuracy <= 0.6), where the rate alone is to blame; none if the largest rate is not near chance."""
+
     def near_chance(rate) -> bool:
         return all(results[f"lr_{rate:g}/{o}"]["final_accuracy_mean"] <= 0.6 for o in ("negatives_first", "shuffled"))
 
@@ -286,12 +325,12 @@ def _notes_dying(results: dict, shown_rate: float, rates, half: int) -> list[str
     first = len(ordered)
     while first > 0 and near_chance(ordered[first - 1]):
         first -= 1
-    if first < len(ordered):
-        r = ordered[first]
-        nf, sh = results[f"lr_{r:g}/negatives_first"], results[f"lr_{r:g}/shuffled"]
-        notes.append(
-            f"From lr {r:g} on, both orders end near chance (at lr {r:g} mean final accuracy "
-            f"{nf['final_accuracy_mean']:.3f} negatives-first, {sh['final_accuracy_mean']:.3f} shuffled): there "
-            "the rate alone is too large, whatever the order."
-        )
-    return notes
+    if first == len(ordered):
+        return []
+    r = ordered[first]
+    nf, sh = results[f"lr_{r:g}/negatives_first"], results[f"lr_{r:g}/shuffled"]
+    return [
+        f"From lr {r:g} on, both orders end near chance (at lr {r:g} mean final accuracy "
+        f"{nf['final_accuracy_mean']:.3f} negatives-first, {sh['final_accuracy_mean']:.3f} shuffled): there "
+        "the rate alone is too large, whatever the order."
+    ]

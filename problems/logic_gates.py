@@ -89,36 +89,17 @@ def run_or_relu(ctx: RunContext) -> dict:
 
 def run_xor_depth(ctx: RunContext, train_epochs: int = 500) -> dict:
     """XOR with one hidden layer (hand-set), and a trained network with no hidden layer that cannot."""
-    import keras
-
-    from models.playground import build_no_hidden_layer, build_xor_relu
+    from models.playground import build_xor_relu
 
     xor_net = build_xor_relu()
     table = _truth_table(xor_net)
     xor_ok = [r["output"] for r in table] == [0.0, 1.0, 1.0, 0.0]
-
-    # A Dense(1) trained on the 4 points with mean squared error: the best it can do.
-    keras.utils.set_random_seed(ctx.seed)
-    linear = build_no_hidden_layer()
-    targets = np.logical_xor(TRUTH_INPUTS[:, 0], TRUTH_INPUTS[:, 1]).astype("float32")
-    epochs = ctx.epochs or train_epochs
-    # The 4 points repeated ``epochs`` times in one fit: the same full-batch steps as ``epochs`` epochs,
-    # without Keras' per-epoch overhead (seconds, not a minute).
-    repeats = (np.tile(TRUTH_INPUTS, (epochs, 1)), np.tile(targets, epochs))
-    linear.fit(*repeats, batch_size=4, epochs=1, shuffle=False, verbose=0)
-    final_mse = float(np.mean((np.asarray(linear(TRUTH_INPUTS))[:, 0] - targets) ** 2))
-    linear_out = np.asarray(linear(TRUTH_INPUTS))[:, 0]
-    linear_passed = int(_xor_cases(linear_out).sum())
-
-    # Exhaustively: every linear threshold unit on a grid of weights and biases.
+    linear, linear_out, fitted = _fit_no_hidden_layer(ctx.seed, ctx.epochs or train_epochs)
     grid = np.linspace(-3, 3, 61)
-    w1, w2, b = (a.ravel() for a in np.meshgrid(grid, grid, grid))
-    scores = np.outer(w1, TRUTH_INPUTS[:, 0]) + np.outer(w2, TRUTH_INPUTS[:, 1]) + b[:, None]
-    passed = (scores > 0.5) == np.logical_xor(TRUTH_INPUTS[:, 0], TRUTH_INPUTS[:, 1])
-    best = int(passed.sum(axis=1).max())
-    kernel, bias = (w.ravel().tolist() for w in linear.get_weights())
+    search = _linear_grid_search(grid)
     print(f"XOR net: {[r['output'] for r in table]}; no hidden layer: outputs {np.round(linear_out, 4)}, "
-          f"{linear_passed}/4 cases; best linear unit on a {len(grid)}^3 grid: {best}/4")  # fmt: skip
+          f"{fitted['cases_passed']}/4 cases; best linear unit on a {len(grid)}^3 grid: "
+          f"{search['most_cases_passed']}/4")  # fmt: skip
     plots = [_plot_gates({"XOR: 2 hidden ReLUs": xor_net, "no hidden layer, trained": linear}, ctx.folder / "xor.png")]
     return {
         "metrics": {
@@ -126,46 +107,84 @@ def run_xor_depth(ctx: RunContext, train_epochs: int = 500) -> dict:
             "xor_correct": xor_ok,
             "hidden_layers": 1,
             "hidden_relu_units": 2,
-            "no_hidden_layer": {
-                "outputs": linear_out.tolist(),
-                "cases_passed": linear_passed,
-                "final_mse": final_mse,
-                "kernel": kernel,
-                "bias": bias,
-                "steps": epochs,
-            },
-            "linear_grid_search": {
-                "weights_and_bias_grid": f"{len(grid)}^3 over [-3, 3]",
-                "units_tried": int(len(b)),
-                "most_cases_passed": best,
-                "units_passing_3": int(np.sum(passed.sum(axis=1) == 3)),
-                "units_passing_4": int(np.sum(passed.sum(axis=1) == 4)),
-            },
+            "no_hidden_layer": fitted,
+            "linear_grid_search": search,
         },
         "headline": f"one hidden layer of 2 ReLUs computes XOR exactly ({xor_ok}); a trained Dense(1) passes "
-        f"{linear_passed}/4, the best of {len(b)} linear units {best}/4",
+        f"{fitted['cases_passed']}/4, the best of {search['units_tried']} linear units {search['most_cases_passed']}/4",
         "plots": plots,
         "params": xor_net.count_params(),
         "hyperparameters": {
             "xor_net": "h1 = ReLU(x1 + x2), h2 = ReLU(x1 + x2 - 1), output ReLU(h1 - 2 h2)",
-            "no_hidden_layer": f"Dense(1), SGD 0.1, mse, full batch of 4, {epochs} steps; output > 0.5 read as 1",
+            "no_hidden_layer": f"Dense(1), SGD 0.1, mse, full batch of 4, {fitted['steps']} steps; output > 0.5 "
+            "read as 1",
         },
-        "notes": [
-            f"One hidden layer suffices: h1 = ReLU(x1 + x2) (an OR that counts), h2 = ReLU(x1 + x2 - 1) (AND), "
-            f"output ReLU(h1 - 2 h2) gives {[r['output'] for r in table]}. It is the 2023 write-up's 'OR and "
-            "AND, then subtract the (1,1) case'; the 2018 write-up's OR and NAND, then AND, is another way.",
-            "No hidden layer cannot: the output is w1 x1 + w2 x2 + b (before any monotone activation), and XOR "
-            "needs b <= t, w1 + b > t, w2 + b > t and w1 + w2 + b <= t for a threshold t; adding the middle two "
-            "gives w1 + w2 + 2b > 2t, while adding the outer two gives w1 + w2 + 2b <= 2t: a contradiction, so "
-            "XOR is not linearly separable.",
-            f"Measured: the trained Dense(1) ends at outputs {np.round(linear_out, 4).tolist()} (MSE "
-            f"{final_mse:.4f}, weights {np.round(kernel, 6).tolist()}): the least-squares fit to XOR is the "
-            + (
-                "constant 0.5, so every case is a tie; reading > 0.5 as 1, the rounding noise gives "
-                if float(np.max(np.abs(linear_out - 0.5))) < 0.01
-                else f"constant 0.5, not reached in {epochs} steps; reading > 0.5 as 1 gives "
-            )
-            + f"{linear_passed}/4. Of {len(b)} linear threshold units on a grid, "
-            f"{int(np.sum(passed.sum(axis=1) == 3))} pass 3 cases and {int(np.sum(passed.sum(axis=1) == 4))} pass 4.",
-        ],
+        "notes": _notes_xor(table, linear_out, fitted, search),
     }
+
+
+def _fit_no_hidden_layer(seed: int, epochs: int) -> tuple:
+    """A Dense(1) trained on the 4 points with mean squared error: the best a network without a hidden
+    layer can do. Returns (the model, its outputs on the 4 points, the metrics of result.json)."""
+    import keras
+
+    from models.playground import build_no_hidden_layer
+
+    keras.utils.set_random_seed(seed)
+    linear = build_no_hidden_layer()
+    targets = np.logical_xor(TRUTH_INPUTS[:, 0], TRUTH_INPUTS[:, 1]).astype("float32")
+    # The 4 points repeated ``epochs`` times in one fit: the same full-batch steps as ``epochs`` epochs,
+    # without Keras' per-epoch overhead (seconds, not a minute).
+    repeats = (np.tile(TRUTH_INPUTS, (epochs, 1)), np.tile(targets, epochs))
+    linear.fit(*repeats, batch_size=4, epochs=1, shuffle=False, verbose=0)
+    final_mse = float(np.mean((np.asarray(linear(TRUTH_INPUTS))[:, 0] - targets) ** 2))
+    linear_out = np.asarray(linear(TRUTH_INPUTS))[:, 0]
+    kernel, bias = (w.ravel().tolist() for w in linear.get_weights())
+    metrics = {
+        "outputs": linear_out.tolist(),
+        "cases_passed": int(_xor_cases(linear_out).sum()),
+        "final_mse": final_mse,
+        "kernel": kernel,
+        "bias": bias,
+        "steps": epochs,
+    }
+    return linear, linear_out, metrics
+
+
+def _linear_grid_search(grid: np.ndarray) -> dict:
+    """Exhaustively: every linear threshold unit with weights and bias on ``grid``, and how many of the
+    4 XOR cases the best of them passes (never 4: XOR is not linearly separable)."""
+    w1, w2, b = (a.ravel() for a in np.meshgrid(grid, grid, grid))
+    scores = np.outer(w1, TRUTH_INPUTS[:, 0]) + np.outer(w2, TRUTH_INPUTS[:, 1]) + b[:, None]
+    passed = (scores > 0.5) == np.logical_xor(TRUTH_INPUTS[:, 0], TRUTH_INPUTS[:, 1])
+    return {
+        "weights_and_bias_grid": f"{len(grid)}^3 over [-3, 3]",
+        "units_tried": int(len(b)),
+        "most_cases_passed": int(passed.sum(axis=1).max()),
+        "units_passing_3": int(np.sum(passed.sum(axis=1) == 3)),
+        "units_passing_4": int(np.sum(passed.sum(axis=1) == 4)),
+    }
+
+
+def _notes_xor(table: list[dict], linear_out: np.ndarray, fitted: dict, search: dict) -> list[str]:
+    """Why one hidden layer suffices and none cannot, with what the trained unit and the grid measured."""
+    tie = float(np.max(np.abs(linear_out - 0.5))) < 0.01  # the outputs are 0.5 up to rounding
+    return [
+        f"One hidden layer suffices: h1 = ReLU(x1 + x2) (an OR that counts), h2 = ReLU(x1 + x2 - 1) (AND), "
+        f"output ReLU(h1 - 2 h2) gives {[r['output'] for r in table]}. It is the 2023 write-up's 'OR and "
+        "AND, then subtract the (1,1) case'; the 2018 write-up's OR and NAND, then AND, is another way.",
+        "No hidden layer cannot: the output is w1 x1 + w2 x2 + b (before any monotone activation), and XOR "
+        "needs b <= t, w1 + b > t, w2 + b > t and w1 + w2 + b <= t for a threshold t; adding the middle two "
+        "gives w1 + w2 + 2b > 2t, while adding the outer two gives w1 + w2 + 2b <= 2t: a contradiction, so "
+        "XOR is not linearly separable.",
+        f"Measured: the trained Dense(1) ends at outputs {np.round(linear_out, 4).tolist()} (MSE "
+        f"{fitted['final_mse']:.4f}, weights {np.round(fitted['kernel'], 6).tolist()}): the least-squares fit to "
+        "XOR is the "
+        + (
+            "constant 0.5, so every case is a tie; reading > 0.5 as 1, the rounding noise gives "
+            if tie
+            else f"constant 0.5, not reached in {fitted['steps']} steps; reading > 0.5 as 1 gives "
+        )
+        + f"{fitted['cases_passed']}/4. Of {search['units_tried']} linear threshold units on a grid, "
+        f"{search['units_passing_3']} pass 3 cases and {search['units_passing_4']} pass 4.",
+    ]

@@ -132,17 +132,8 @@ def run_parallel(args, selected, edition_dir: Path, data_dir: Path | None) -> tu
                 with lock:
                     ran = {other: now - start for other, (_, _, start, _) in running.items()}
                     print(progress.line(len(order) - len(queue) - 1, ran), flush=True)
-                proc = subprocess.Popen(
-                    child_argv(args, job, data_dir, backend=backends[job.split(",")[0]]),
-                    stdout=subprocess.PIPE,
-                    stderr=subprocess.STDOUT,
-                    text=True,
-                    env=env,
-                )
-                relay = threading.Thread(
-                    target=_relay, args=(job, proc.stdout, lock, progress.started, slots), daemon=True
-                )
-                relay.start()
+                argv = child_argv(args, job, data_dir, backend=backends[job.split(",")[0]])
+                proc, relay = _start_child(job, argv, env, lock, progress.started, slots)
                 running[job] = (proc, relay, now, time.time())
             time.sleep(POLL_SECONDS)
             for job, (proc, relay, start, begun) in list(running.items()):
@@ -152,37 +143,58 @@ def run_parallel(args, selected, edition_dir: Path, data_dir: Path | None) -> tu
                 del running[job], slots[job]
                 seconds = time.perf_counter() - start
                 processes.append({"problems": job.split(","), "seconds": round(seconds, 1)})
-                job_wall = 0.0
-                for pid in job.split(","):
-                    result = fresh_result(edition_dir / pid, since=begun)
-                    if result is None:
-                        failed.append(pid)
-                        with lock:
-                            print(
-                                f"=== {pid}: FAILED (exit status {proc.returncode}); its lines above say why",
-                                flush=True,
-                            )
-                        continue
-                    walls[pid] = result["wall_seconds"]
-                    job_wall += result["wall_seconds"]
-                    with lock:
-                        print(f"=== {pid}: {verdict(result)} in {result['wall_seconds']:.0f} s", flush=True)
-                progress.finish(job, job_wall)
+                progress.finish(job, _collect_results(job, proc.returncode, begun, edition_dir, lock, failed, walls))
                 with lock:
                     print(f"=== process for {job} ended after {seconds:.0f} s (start-up included)", flush=True)
     finally:
         signal.signal(signal.SIGTERM, previous)
-        for proc, *_ in running.values():  # stopped early: stop the children too
-            proc.terminate()
-        for proc, *_ in running.values():
-            try:
-                proc.wait(timeout=30)
-            except subprocess.TimeoutExpired:
-                proc.kill()
+        _stop_children([proc for proc, *_ in running.values()])
     record = progress.record()
     record["problems"] = [{"id": pid, "wall_seconds": round(walls[pid], 1)} for pid in ids if pid in walls]
     record["processes"] = processes
     return failed, record
+
+
+def _start_child(
+    job: str, argv: list[str], env: dict, lock: threading.Lock, started: float, slots: dict[str, int]
+) -> tuple[subprocess.Popen, threading.Thread]:
+    """Start ``job``'s process, and the thread that relays its lines (stderr too) to this terminal."""
+    proc = subprocess.Popen(argv, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, env=env)
+    relay = threading.Thread(target=_relay, args=(job, proc.stdout, lock, started, slots), daemon=True)
+    relay.start()
+    return proc, relay
+
+
+def _collect_results(
+    job: str, returncode: int, begun: float, edition_dir: Path, lock: threading.Lock, failed: list, walls: dict
+) -> float:
+    """After ``job``'s process ended: each of its problems' verdict printed and its wall seconds put in
+    ``walls``, or, with no fresh ``result.json``, its id in ``failed``. Returns the job's wall seconds."""
+    job_wall = 0.0
+    for pid in job.split(","):
+        result = fresh_result(edition_dir / pid, since=begun)
+        if result is None:
+            failed.append(pid)
+            with lock:
+                print(f"=== {pid}: FAILED (exit status {returncode}); its lines above say why", flush=True)
+            continue
+        walls[pid] = result["wall_seconds"]
+        job_wall += result["wall_seconds"]
+        with lock:
+            print(f"=== {pid}: {verdict(result)} in {result['wall_seconds']:.0f} s", flush=True)
+    return job_wall
+
+
+def _stop_children(procs: list[subprocess.Popen]) -> None:
+    """Stop the children still running when the run was stopped early: all asked at once, each then
+    given 30 s to write its report before it is killed."""
+    for proc in procs:
+        proc.terminate()
+    for proc in procs:
+        try:
+            proc.wait(timeout=30)
+        except subprocess.TimeoutExpired:
+            proc.kill()
 
 
 def _slots(job: str, spreads: set[str], jobs: int) -> int:

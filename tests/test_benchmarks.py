@@ -42,29 +42,6 @@ def test_race_on_a_slice_times_epochs_and_reports_ratios_to_the_writeup(mnist, t
     assert (tmp_path / "speed.png").stat().st_size > 1000
 
 
-def test_choose_schedule_takes_the_cheapest_that_clears_the_bar_and_breaks_near_ties_on_accuracy():
-    def row(seconds, accuracy):
-        return {"train_seconds": seconds, "val_accuracy": accuracy}
-
-    slow, quick, quicker_worse = row(125, 0.9926), row(49, 0.9930), row(46, 0.9904)
-    assert speed.choose_schedule([slow, quick, quicker_worse], goal=0.986, margin=0.004) is quick  # 46 vs 49: a tie
-    assert speed.choose_schedule([slow, row(22, 0.9844)], goal=0.982, margin=0.004) is slow  # below the bar
-    assert speed.choose_schedule([row(10, 0.97), row(20, 0.98)], goal=0.982, margin=0.004)["train_seconds"] == 20
-
-
-def test_schedules_part_trains_each_budget_under_each_candidate(mnist):
-    from data_prep.mnist import flatten, one_hot, to_float
-
-    (x, y), _ = mnist
-    train = (flatten(to_float(x[:600])), one_hot(y[:600]))
-    val = (flatten(to_float(x[600:800])), one_hot(y[600:800]))
-    rows = speed.run_schedules(train, val, seed=1, candidates=((1, 128), (1, 256)))
-    assert [(r["budget"], r["batch_size"]) for r in rows] == [(b, s) for b in ("2C", "2D", "2E") for s in (128, 256)]
-    assert [sum(r["chosen"] for r in rows if r["budget"] == b) for b in ("2C", "2D", "2E")] == [1, 1, 1]
-    assert all(0 < r["val_accuracy"] <= 1 and r["train_seconds"] > 0 for r in rows)
-    assert "| 2E | 1 | 256 |" in speed.render({"date": "d", "seed": 1, "cpus": 2, "versions": {}, "schedules": rows})
-
-
 def test_cnn_part_times_and_trains_both_layouts(mnist):
     from data_prep.mnist import one_hot, to_float
 
@@ -94,9 +71,9 @@ def test_conv_dropout_part_compares_both_variants_on_each_seed(mnist):
 
 
 def test_render_names_the_parts_kept_from_an_earlier_run():
-    result = {"date": "new", "seed": 1, "cpus": 2, "versions": {}, "part_dates": {"cnn": "new", "schedules": "old"}}
-    assert "Parts kept from earlier runs (possibly another machine): schedules old." in speed.render(result)
-    result["part_dates"]["schedules"] = "new"
+    result = {"date": "new", "seed": 1, "cpus": 2, "versions": {}, "part_dates": {"cnn": "new", "levers": "old"}}
+    assert "Parts kept from earlier runs (possibly another machine): levers old." in speed.render(result)
+    result["part_dates"]["levers"] = "new"
     assert "Parts kept" not in speed.render(result)
 
 

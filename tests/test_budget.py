@@ -1,4 +1,4 @@
-"""The depth-vs-width budget validator, the stored tuned settings and the MLP search space."""
+"""The depth-vs-width budget validator, the hand-picked settings, the MLP search space and its cost cap."""
 
 import keras
 import keras_tuner as kt
@@ -6,17 +6,53 @@ import pytest
 from keras import layers
 
 from models.budget import BudgetError, MLPBudget, check_budget
-from models.mlp import BUDGETS, TUNED, build_mlp, build_mlp_hp, build_sample_model, split_budget
+from models.mlp import (
+    BUDGETS,
+    COST_CAP_TFLOP,
+    HAND_PICKED,
+    CostError,
+    build_mlp,
+    build_mlp_hp,
+    build_sample_model,
+    settings_from_values,
+    split_budget,
+    training_tflop,
+)
+
+FIT_IMAGES = 55_000
 
 
 @pytest.mark.parametrize("key", ["2C", "2D", "2E"])
-def test_every_stored_tuned_model_spends_its_whole_budget_within_the_rules(key):
-    settings = TUNED[key]
-    model = build_mlp(settings["hidden_units"], settings["dropout_input"], settings["dropout"])
+def test_the_hand_picked_settings_are_a_point_of_the_search_space_within_budget_and_cap(key):
+    # The search runs them as its first trial: every value must be one the space can hold.
+    values = HAND_PICKED[key]
+    hp = kt.HyperParameters()
+    for name, value in values.items():
+        hp.Fixed(name, value)
+    model = build_mlp_hp(hp, BUDGETS[key], FIT_IMAGES, COST_CAP_TFLOP[key])
     found = check_budget(model, BUDGETS[key])
     assert found.total_hidden_units == BUDGETS[key].max_hidden_units
-    assert found.hidden_layers >= BUDGETS[key].min_hidden_layers
-    assert found.hidden_units == list(settings["hidden_units"])
+    assert found.hidden_units == list(settings_from_values(values, BUDGETS[key])["hidden_units"])
+    space = kt.HyperParameters()
+    build_mlp_hp(space, BUDGETS[key], FIT_IMAGES)
+    for hp_def in space.space:
+        if isinstance(hp_def, kt.engine.hyperparameters.Choice):
+            assert values[hp_def.name] in hp_def.values, hp_def.name
+        else:
+            assert hp_def.min_value <= values[hp_def.name] <= hp_def.max_value, hp_def.name
+
+
+def test_the_cost_cap_refuses_a_configuration_before_it_trains():
+    # 2E's funnel at 20 epochs is under its cap; at 40 epochs it would cost twice as much.
+    values = dict(HAND_PICKED["2E"])
+    settings = settings_from_values(values, BUDGETS["2E"])
+    cost = training_tflop(settings["hidden_units"], 20, FIT_IMAGES)
+    assert 4.0 < cost < COST_CAP_TFLOP["2E"]
+    hp = kt.HyperParameters()
+    for name, value in {**values, "epochs": 40}.items():
+        hp.Fixed(name, value)
+    with pytest.raises(CostError, match=r"8\.14 TFLOP; the cap is 5\.00"):
+        build_mlp_hp(hp, BUDGETS["2E"], FIT_IMAGES, COST_CAP_TFLOP["2E"])
 
 
 def test_sample_model_counts_20_units_in_2_layers():
@@ -80,7 +116,7 @@ def test_every_search_space_depth_and_shape_spends_the_budget(depth, shape):
     hp = kt.HyperParameters()
     hp.Fixed("hidden_layers", depth)
     hp.Fixed("shape", shape)
-    model = build_mlp_hp(hp, MLPBudget(200, 2))
+    model = build_mlp_hp(hp, MLPBudget(200, 2), FIT_IMAGES)
     widths = [layer.units for layer in model.layers if isinstance(layer, layers.Dense)][:-1]
     assert widths == list(split_budget(200, depth, shape)) and sum(widths) == 200
 
@@ -97,10 +133,10 @@ def test_course_baseline_trains_once_per_seed_and_data_and_says_when_reused(monk
     monkeypatch.setattr(dw, "build_sample_model", lambda: built.append(1) or build_sample_model())
     rng = np.random.default_rng(0)
     x, y = rng.random((64, 784), dtype=np.float32), np.eye(10, dtype=np.float32)[rng.integers(0, 10, 64)]
-    first = dw.course_baseline((x, y), (x[:16], y[:16]), seed=1, epochs=1, cache_dir=tmp_path)
-    again = dw.course_baseline((x, y), (x[:16], y[:16]), seed=1, epochs=1, cache_dir=tmp_path)
+    first = dw.course_baseline((x, y), (x[:16], y[:16]), (x[:16], y[:16]), seed=1, epochs=1, cache_dir=tmp_path)
+    again = dw.course_baseline((x, y), (x[:16], y[:16]), (x[:16], y[:16]), seed=1, epochs=1, cache_dir=tmp_path)
     assert len(built) == 1 and not first.pop("reused") and again.pop("reused") and again == first
-    dw.course_baseline((x, y), (x[:16], y[:16]), seed=2, epochs=1, cache_dir=tmp_path)
+    dw.course_baseline((x, y), (x[:16], y[:16]), (x[:16], y[:16]), seed=2, epochs=1, cache_dir=tmp_path)
     assert len(built) == 2
-    dw.course_baseline((x, y), (x[:16], y[:16]), seed=1, epochs=1)
+    dw.course_baseline((x, y), (x[:16], y[:16]), (x[:16], y[:16]), seed=1, epochs=1)
     assert len(built) == 3

@@ -129,7 +129,7 @@ def test_chief_and_two_workers_share_one_search(tmp_path, tiny_set):
     assert all(ran.values()) and sum(ran.values()) == 4, ran  # every trial ran exactly once, on a worker
     # Only the chief reports; the workers say they are done.
     assert "report" in logs["chief"] and all("the chief reports" in logs[w] for w in ran)
-    assert (tmp_path / "out/data/2018/2C/tuning_trials.csv").read_text().count("COMPLETED") == 4
+    assert (tmp_path / "out/data/2018/2C/search/trials.csv").read_text().count("COMPLETED") == 4
     print(f"chief + 2 workers: {wall:.1f} s wall")
 
 
@@ -151,3 +151,62 @@ def test_a_dead_worker_does_not_hang_the_chief(tmp_path, tiny_set):
     log = (tmp_path / "chief.log").read_text()
     assert code == 1 and "presumed dead" in log and "no worker contacted the chief" in log, log[-3000:]
     assert "RUNNING" not in {t["status"] for t in _trials(tmp_path).values()}  # the lost trial was ended
+
+
+def test_a_chief_killed_mid_search_resumes_with_new_workers_and_keeps_finished_trials(tmp_path, tiny_set):
+    # The chief (one process, --jobs 2) starts its own two workers; kill -9 on the chief alone.
+    cmd = _command(tmp_path, tiny_set, "--jobs", "2", "--threads", "1")
+    chief = subprocess.Popen(
+        cmd, cwd=REPO, env=_env(), stdout=(tmp_path / "chief.log").open("w"), stderr=subprocess.STDOUT,
+        start_new_session=True,
+    )  # fmt: skip
+    deadline = time.monotonic() + TIMEOUT
+    try:
+        while time.monotonic() < deadline:
+            statuses = [t["status"] for t in _trials(tmp_path).values()]
+            if "COMPLETED" in statuses and "RUNNING" in statuses:
+                break
+            assert chief.poll() is None, (tmp_path / "chief.log").read_text()[-3000:]
+            time.sleep(0.05)
+        chief.send_signal(signal.SIGKILL)
+        chief.wait(10)
+        # Its workers notice and stop instead of waiting an hour for an answer (keras-tuner's timeout).
+        workers_gone = time.monotonic() + 30
+        while time.monotonic() < workers_gone and _session_alive(chief.pid):
+            time.sleep(0.2)
+        assert not _session_alive(chief.pid), "the dead chief's workers are still running"
+    finally:
+        _kill_session(chief.pid)
+    done = [name for name, trial in _trials(tmp_path).items() if trial["status"] == "COMPLETED"]
+    finished = {name: _trial_bytes(tmp_path, name) for name in done}
+    assert 1 <= len(finished) < 4
+
+    rerun = subprocess.run(cmd, cwd=REPO, env=_env(), capture_output=True, text=True, timeout=TIMEOUT)
+    assert rerun.returncode == 0, rerun.stdout[-2000:] + rerun.stderr[-2000:]
+    trials = _trials(tmp_path)
+    assert len(trials) == 4 and {t["status"] for t in trials.values()} == {"COMPLETED"}
+    assert all(_trial_bytes(tmp_path, name) == before for name, before in finished.items())  # not run again
+    assert (tmp_path / "out/data/2018/2C/search/search.json").is_file()
+
+
+def _trial_bytes(tmp_path, name: str) -> bytes:
+    return next((tmp_path / "runs").glob(f"mlp_*/{name}/trial.json")).read_bytes()
+
+
+def _session_alive(session_id: int) -> bool:
+    """Whether any process of the session ``session_id`` (the chief's and its workers') still runs."""
+    for stat in Path("/proc").glob("[0-9]*/stat"):
+        try:
+            fields = stat.read_text().rsplit(")", 1)[1].split()
+        except OSError:
+            continue
+        if int(fields[3]) == session_id and fields[0] != "Z":  # fields: state, ppid, pgrp, session
+            return True
+    return False
+
+
+def _kill_session(session_id: int) -> None:
+    try:
+        os.killpg(session_id, signal.SIGKILL)
+    except ProcessLookupError:
+        pass

@@ -26,26 +26,30 @@ def test_a_search_where_every_trial_failed_is_refused():
 
 
 @pytest.mark.backends
-def test_tiny_search_respects_the_budget_and_resumes(tiny_idx_dir, tmp_path):
+def test_tiny_search_respects_the_budget_starts_from_the_given_trial_and_resumes(tiny_idx_dir, tmp_path):
     from tuning.mlp_search import search_mlp
 
     (x, y), _ = load_idx_dataset(tiny_idx_dir)
     x, y = flatten(to_float(x)), one_hot(y, 3)
     train, val = (x[:160], y[:160]), (x[160:], y[160:])
     budget = MLPBudget(30, 2)
-    kwargs = dict(train=train, val=val, seed=2, directory=tmp_path, trials=2, epochs=1, verbose=0, image_shape=(8, 8))
-    settings, table, search = search_mlp("T", budget, **kwargs)
+    first = dict(hidden_layers=3, shape="funnel", dropout_input=0.1, dropout=0.0, learning_rate=1e-3,
+                 schedule="constant", shift=1, epochs=10, batch_size=128)  # fmt: skip
+    kwargs = dict(train=train, val=val, seed=2, directory=tmp_path, trials=3, epochs=1, verbose=0, image_shape=(8, 8))
+    table, search = search_mlp("T", budget, 1.0, first, **kwargs)
     assert search["oracle"] == "BayesianOptimization" and search["num_initial_points"] == 3
-    assert sum(settings["hidden_units"]) == 30 and len(settings["hidden_units"]) >= 2
-    assert len(table) == 2 and set(table["status"]) == {"COMPLETED"}
-    # A rerun with the same settings reloads the finished search instead of training again.
-    settings_again, table_again, _ = search_mlp("T", budget, **kwargs)
-    assert settings_again == settings and table_again["trial"].tolist() == table["trial"].tolist()
+    assert len(table) == 3 and set(table["status"]) == {"COMPLETED"} and search["completed"] == 3
+    hand = table[table["trial"] == search["hand_picked_trial_id"]].iloc[0]
+    assert search["hand_picked_trial_id"] == "0" and hand["hidden_layers"] == 3 and hand["schedule"] == "constant"
+    assert search["best_trial_id"] in set(table["trial"]) and search["trials_reused"] == 0
+    # A rerun with the same settings reloads the finished search instead of training again, and says so.
+    table_again, search_again = search_mlp("T", budget, 1.0, first, **kwargs)
+    assert table_again["trial"].tolist() == table["trial"].tolist() and search_again["trials_reused"] == 3
     # A run killed while keras-tuner wrote oracle.json: the rerun moves the folder aside and starts over.
     (oracle_json,) = tmp_path.glob("mlp_T_*/oracle.json")
     oracle_json.write_text(oracle_json.read_text()[:40])
-    settings_fresh, table_fresh, _ = search_mlp("T", budget, **kwargs)
-    assert len(table_fresh) == 2 and set(table_fresh["status"]) == {"COMPLETED"}
+    table_fresh, _ = search_mlp("T", budget, 1.0, first, **kwargs)
+    assert len(table_fresh) == 3 and set(table_fresh["status"]) == {"COMPLETED"}
     assert len(list(tmp_path.glob("mlp_T_*.unreadable-*"))) == 1
 
 
@@ -106,7 +110,7 @@ def test_a_trial_left_running_by_a_kill_is_queued_again():
 def test_mlp_search_leaves_its_random_phase_within_the_default_budget():
     from tuning.mlp_search import SEARCH_TRIALS, initial_points
 
-    assert initial_points(SEARCH_TRIALS) == 4 < SEARCH_TRIALS
+    assert initial_points(SEARCH_TRIALS) == 13 < SEARCH_TRIALS
     assert initial_points(4) == 3 and initial_points(30) == 10
 
 

@@ -17,6 +17,8 @@ import keras_tuner as kt
 from tuning import WORKER_TIMEOUT, TuningError  # noqa: F401  (re-exported: the searches import them from here)
 
 _POLL_SECONDS = 0.5
+# Set by a chief for the workers it starts: a worker whose chief has died stops (see _orphan_guard).
+CHIEF_PID_ENV = "PS4_SEARCH_CHIEF_PID"
 
 
 def _tensorboard_per_trial(self, callbacks, trial, execution=0):
@@ -144,7 +146,7 @@ def run_search(
             print(f"worker {worker}: trial {trial.trial_id} {trial.status}", flush=True)
 
         tuner.on_trial_end = on_trial_end
-        with _heartbeat(tuner.oracle, worker_timeout / 4):
+        with _heartbeat(tuner.oracle, worker_timeout / 4), _orphan_guard(os.environ.get(CHIEF_PID_ENV)):
             tuner.search(*fit_args, **fit_kwargs)
         raise WorkerFinished(f"worker {worker} ran {len(ran)} trial(s) ({', '.join(ran) or 'none'}); the chief reports")
     tuner.search(*fit_args, **fit_kwargs)
@@ -170,7 +172,8 @@ def spawned_workers(command: list[str], count: int):
     saved = {name: os.environ.get(name) for name in chief}
     os.environ.update(chief)
     print(f"search: {count} worker processes on port {port}", flush=True)
-    procs = [subprocess.Popen(command, env={**os.environ, "KERASTUNER_TUNER_ID": f"tuner{i}"}) for i in range(count)]
+    env = {**os.environ, CHIEF_PID_ENV: str(os.getpid())}
+    procs = [subprocess.Popen(command, env={**env, "KERASTUNER_TUNER_ID": f"tuner{i}"}) for i in range(count)]
     try:
         yield procs
     finally:
@@ -203,6 +206,31 @@ class _heartbeat:
 
     def __enter__(self):
         threading.Thread(target=self._beat, daemon=True, name="kt-heartbeat").start()
+        return self
+
+    def __exit__(self, *exc):
+        self.stop.set()
+
+
+class _orphan_guard:
+    """In a worker started by a chief (``spawned_workers``), stop the process once that chief is gone.
+
+    keras-tuner's client waits up to an hour for a chief that does not answer; a worker whose chief
+    was killed would hold its core that long. Its trial is not lost: the chief's saved state still
+    lists it as running, and the rerun chief hands it out again. Exit status 3."""
+
+    def __init__(self, chief_pid: str | None):
+        self.chief_pid, self.stop = int(chief_pid) if chief_pid else None, threading.Event()
+
+    def _watch(self):
+        while not self.stop.wait(1.0):
+            if os.getppid() != self.chief_pid:
+                print(f"worker: its chief (process {self.chief_pid}) is gone; stopping", flush=True)
+                os._exit(3)
+
+    def __enter__(self):
+        if self.chief_pid is not None:
+            threading.Thread(target=self._watch, daemon=True, name="kt-orphan-guard").start()
         return self
 
     def __exit__(self, *exc):

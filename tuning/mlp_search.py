@@ -157,7 +157,7 @@ def search_mlp(
 
     trials = trials or SEARCH_TRIALS
     hypermodel = MLPHyperModel(budget, cap_tflop, len(train[0]), seed, epochs, image_shape, train[1].shape[1])
-    project = f"mlp2_{key}_seed{seed}_t{trials}_e{epochs or 'drawn'}_{data_key(*train, *val)}"
+    project = f"mlp_{key}_seed{seed}_t{trials}_e{epochs or 'drawn'}_{data_key(*train, *val)}"
     tuner = open_resumable(
         lambda: kt.Tuner(
             oracle=GuidedBayesianOracle(

@@ -28,9 +28,9 @@ def search_folder(problem_folder: Path) -> Path:
     return Path(problem_folder) / SEARCH_FOLDER
 
 
-def read_search(key: str, root: Path = SHIPPED_ROOT) -> dict:
-    """The search record of budget ``key`` ('2C', '2D', '2E') under ``root``."""
-    path = search_folder(Path(root) / key) / SEARCH_FILE
+def read_search(key: str, root: Path | None = None) -> dict:
+    """The search record of budget ``key`` ('2C', '2D', '2E') under ``root`` (default ``SHIPPED_ROOT``)."""
+    path = search_folder(Path(root or SHIPPED_ROOT) / key) / SEARCH_FILE
     try:
         record = json.loads(path.read_text())
         record["chosen"]["values"]  # noqa: B018  (the part a run needs)
@@ -43,7 +43,15 @@ def read_search(key: str, root: Path = SHIPPED_ROOT) -> dict:
     return record
 
 
-def chosen_values(key: str, root: Path = SHIPPED_ROOT) -> tuple[str, dict]:
+def chosen_values(key: str, root: Path | None = None) -> tuple[str, dict]:
     """(trial id, hyperparameter values) of the trial the search of ``key`` chose to ship."""
     record = read_search(key, root)
     return record["chosen_trial_id"], dict(record["chosen"]["values"])
+
+
+def shipped_mlp_settings(key: str, root: Path | None = None) -> tuple[str, dict]:
+    """(trial id, ``models.mlp.settings_from_values`` of it): what budget ``key`` trains with."""
+    from models.mlp import BUDGETS, settings_from_values  # noqa: PLC0415  (Keras only when asked)
+
+    trial_id, values = chosen_values(key, root)
+    return trial_id, settings_from_values(values, BUDGETS[key])
