@@ -214,11 +214,16 @@ def build_mlp_hp(
     return model
 
 
+# The 4E comparison's space: small enough to enumerate (3 x 2 x 2 = 12 points).
+SMALL_SPACE = {"units": [32, 64, 128], "dropout": [0.0, 0.2], "learning_rate": [1e-3, 3e-3]}
+
+
+def build_small_mlp(units: int, dropout: float, learning_rate: float) -> keras.Model:
+    """One point of ``SMALL_SPACE``: one hidden layer of ``units``, its dropout, Adam at ``learning_rate``."""
+    return build_mlp([units], dropout=dropout, learning_rate=learning_rate)
+
+
 def build_small_mlp_hp(hp) -> keras.Model:
-    """A deliberately small, fully enumerable search space (3 x 2 x 2 = 12 points) for comparing
+    """A deliberately small, fully enumerable search space (``SMALL_SPACE``) for comparing
     keras-tuner's oracles (2023 4E): one hidden layer's width, its dropout, Adam's learning rate."""
-    return build_mlp(
-        [hp.Choice("units", [32, 64, 128])],
-        dropout=hp.Choice("dropout", [0.0, 0.2]),
-        learning_rate=hp.Choice("learning_rate", [1e-3, 3e-3]),
-    )
+    return build_small_mlp(**{name: hp.Choice(name, values) for name, values in SMALL_SPACE.items()})

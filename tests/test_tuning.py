@@ -54,16 +54,25 @@ def test_tiny_search_respects_the_budget_starts_from_the_given_trial_and_resumes
 
 
 @pytest.mark.backends
-def test_exhaustive_grid_visits_every_point_once(tiny_mnist_like_dir, tmp_path):
-    # The 4E comparison relies on GridSearch with 12 trials covering the whole 12-point space.
-    from tuning.compare import GRID_SIZE, make_tuner
+def test_each_oracle_searches_the_table_and_the_exhaustive_grid_finds_its_best(tmp_path):
+    # 4E's oracles look their scores up in a table of learning curves (no training here).
+    from tuning.compare import GRID_SIZE, point_key, points, run_oracle
 
-    (x, y), _ = load_idx_dataset(tiny_mnist_like_dir)
-    x, y = flatten(to_float(x)), one_hot(y, 10)
-    tuner = make_tuner("GridSearch (exhaustive)", tmp_path, GRID_SIZE, epochs=1, seed=1)
-    tuner.search(x[:200], y[:200], validation_data=(x[200:], y[200:]), epochs=1, verbose=0)
-    points = {tuple(sorted(t.hyperparameters.values.items())) for t in tuner.oracle.trials.values()}
-    assert len(tuner.oracle.trials) == GRID_SIZE and len(points) == GRID_SIZE
+    curves = {point_key(v): [0.5 + 0.01 * i, 0.6 + 0.01 * i, 0.7 + 0.01 * i] for i, v in enumerate(points())}
+    best = max(max(c) for c in curves.values())
+    # BayesianOptimization is left out: its Gaussian process takes a minute here, and the table is the same.
+    names = ("GridSearch", "RandomSearch", "Hyperband")
+    runs = {name: run_oracle(name, curves, seed=3, epochs=3, directory=tmp_path) for name in names}
+    grid = runs["GridSearch"]
+    assert grid["trials"] == GRID_SIZE == grid["points_tried"] and grid["epochs"] == 3 * GRID_SIZE
+    assert grid["best_val_accuracy"] == best and grid["curve"][-1] == [3 * GRID_SIZE, best]
+    assert grid["curve"][-1][1] == best and grid["curve"][-2][1] < best  # the best point is the grid's last
+    for run in runs.values():
+        spent = [s for s, _ in run["curve"]]
+        found = [b for _, b in run["curve"]]
+        assert spent == sorted(spent) and found == sorted(found) and run["best_val_accuracy"] <= best
+    # Hyperband's first trials ask for fewer epochs than the table holds: their scores are read there.
+    assert runs["Hyperband"]["curve"][0][0] < 3
 
 
 def test_only_unreadable_state_moves_a_tuner_folder_aside(tmp_path):
@@ -212,3 +221,33 @@ def _values(space, **values):
     hp = space.copy()
     hp.values.update(values)
     return hp
+
+
+def test_the_4e_summary_and_notes_are_read_off_the_curves(tmp_path):
+    from problems.tuner_comparison import notes, plot_curves, summary_row
+
+    def run(oracle, seed, curve):
+        return {"oracle": oracle, "seed": seed, "trials": len(curve), "epochs": curve[-1][0], "curve": curve,
+                "best_val_accuracy": curve[-1][1]}  # fmt: skip
+
+    seeds = [{"seed": s, "grid_best": 0.95, "grid_best_point": "units 128", "table_seconds": 1.0} for s in (1, 2)]
+    runs = []
+    for s in (1, 2):
+        runs.append(run("GridSearch", s, [[3 * k, 0.90 + 0.004 * k] for k in range(1, 13)][:-1] + [[36, 0.95]]))
+        runs.append(run("RandomSearch", s, [[3, 0.93], [6, 0.95], [36, 0.95]]))
+        runs.append(run("BayesianOptimization", s, [[3, 0.92], [12, 0.94 + 0.001 * s], [36, 0.94 + 0.001 * s]]))
+        runs.append(run("Hyperband", s, [[1, 0.91], [33, 0.93]]))
+    found = {"seeds": seeds, "runs": runs, "oracle_seconds": 2.0}
+    rows = {
+        r["oracle"]: r
+        for r in (
+            summary_row(n, found, 12) for n in ("GridSearch", "RandomSearch", "BayesianOptimization", "Hyperband")
+        )
+    }
+    assert rows["GridSearch"]["reached_best"] == "2/2 seeds" and rows["GridSearch"]["epochs_to_best_median"] == 36
+    assert rows["RandomSearch"]["epochs_to_best_median"] == 6 and rows["Hyperband"]["reached_best"] == "0/2 seeds"
+    assert rows["GridSearch"]["best_at_budget_mean"] == pytest.approx(0.916)
+    text = " ".join(notes(list(rows.values()), found, 12, 3))
+    assert "a median 36 epochs" in text and "RandomSearch after 12 epochs: 0.9500" in text
+    assert "exceeds the seed spread" in text  # Random's +0.034 against a spread of 0 (both seeds alike)
+    assert plot_curves(found, 12, tmp_path / "c.png", "t") == "c.png" and (tmp_path / "c.png").stat().st_size > 1000
