@@ -176,3 +176,27 @@ def test_cnn_problem_runs_end_to_end_into_a_fresh_output_folder(tiny_mnist_like_
     folder = out / tiny_mnist_like_dir.name / "2018" / "3D"
     assert (folder / "tuning_trials.csv").read_text().count("\n") == 11  # header + p = 0.1 ... 1.0
     assert {"result.json", "dropout_sweep.png", "training_curves.png"} <= {p.name for p in folder.iterdir()}
+
+
+def test_the_cnn_search_space_holds_the_hand_made_choices_and_refuses_costly_layouts():
+    import keras_tuner as kt
+
+    from models.cnn import FINAL_SETTINGS, MAX_MACS_PER_IMAGE, build_cnn_hp, macs_per_image
+
+    # The defaults are today's final model: strided convolutions, Dropout before the classifier only.
+    space = kt.HyperParameters()
+    model = build_cnn_hp(space)
+    assert {"downsample", "conv_dropout", "filters", "dense_units", "dropout", "learning_rate"} <= set(space.values)
+    assert space.values["downsample"] == "stride" and space.values["conv_dropout"] is False
+    assert space.values["learning_rate"] == FINAL_SETTINGS["learning_rate"]
+    assert macs_per_image(model) == 1_362_304 < MAX_MACS_PER_IMAGE  # 14*14*32*9 + 7*7*64*288 + 3136*128 + 1280
+    # The layout before (stride-1 convolutions and pooling) at 32/64 filters costs 3x: refused untrained.
+    costly = kt.HyperParameters()
+    costly.Fixed("downsample", "pool")
+    with pytest.raises(ConstraintError, match="4,241,152 multiply-adds per image; the cost cap is 2,500,000"):
+        build_cnn_hp(costly)
+    small_pooled = kt.HyperParameters()
+    small_pooled.Fixed("downsample", "pool")
+    small_pooled.Fixed("filters", 16)
+    small_pooled.Fixed("conv_dropout", True)
+    assert sum(isinstance(layer, layers.Dropout) for layer in build_cnn_hp(small_pooled).layers) == 3

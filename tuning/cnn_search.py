@@ -1,16 +1,19 @@
 """``--tune`` for the CNN (2018 3D, 2023 4F): keras-tuner's Hyperband over ``models.cnn.build_cnn_hp``.
 
-The space: first-stage filters, Dense width, dropout rate, Adam's learning rate, and the pixel shift
-of the input pipeline (tuned in ``CNNHyperModel.fit``). A drawn model that breaks the problem's
-rules (1M parameters, a BatchNormalization, a Dropout with rate > 0) is refused in ``build``, before
-it trains, with keras-tuner's ``FailedTrialError``: the oracle marks that trial FAILED and goes on.
+The space holds every choice made by hand for the final model: first-stage filters, Dense width,
+stride or pooling, where Dropout goes and its rate, Adam's learning rate, and the pixel shift of the
+input pipeline (tuned in ``CNNHyperModel.fit``). A drawn model that breaks the problem's rules (1M
+parameters, a BatchNormalization, a Dropout with rate > 0) or the cost cap
+(``models.cnn.MAX_MACS_PER_IMAGE``) is refused in ``build``, before it trains, with keras-tuner's
+``FailedTrialError``: the oracle marks that trial FAILED and goes on.
 
-Why Hyperband, and its budget: on 2 CPU cores one CNN epoch on 55,000 images takes 30-60 s, so the
-budget is counted in epochs. Hyperband with ``max_epochs=4, factor=3`` (keras-tuner 1.4.8, one
-iteration) runs 10 fits and 26 epochs: 5 configurations for 2 epochs, and 5 for 4 epochs, each
-continuing from its 2-epoch checkpoint where it was promoted. ``--epochs`` sets ``max_epochs``;
-``--trials N`` makes it exactly N fits: Hyperband's brackets repeat until N trials have run.
-Trials are scored on the validation split only.
+Why Hyperband, and its budget: the final model trains 10 epochs at batch 32 (the problem's settings),
+about 17-20 s an epoch on one core here, so the budget is counted in epochs. Hyperband with
+``max_epochs`` = the final training's 10 epochs and factor 3 runs, per iteration, 17 configurations
+and 86 epochs (promoted trials continue from their checkpoints); ``HYPERBAND_ITERATIONS`` = 3 makes
+51 configurations, about 260 epochs, which the project's chief/worker mode spreads over the cores.
+``--epochs`` sets ``max_epochs``; ``--trials N`` caps the fits. Trials are scored on the validation
+split only.
 """
 
 from __future__ import annotations
@@ -19,11 +22,11 @@ from pathlib import Path
 
 import keras_tuner as kt
 
-from models.cnn import ConstraintError, build_cnn_hp
+from models.cnn import FINAL_EPOCHS, ConstraintError, build_cnn_hp
 from training import input_pipeline, steps_per_epoch, tuner_seed
 from tuning.common import WORKER_TIMEOUT, ensure_success, open_resumable, run_search
 
-MAX_EPOCHS, FACTOR = 4, 3
+MAX_EPOCHS, FACTOR, HYPERBAND_ITERATIONS = FINAL_EPOCHS, 3, 3
 SHIFTS = [0, 1, 2]
 
 
@@ -78,7 +81,7 @@ def search_cnn(
             max_epochs=max_epochs,
             factor=FACTOR,
             # With --trials, brackets repeat until that many fits (with max_epochs=1 one bracket is one fit).
-            hyperband_iterations=None if trials else 1,
+            hyperband_iterations=None if trials else HYPERBAND_ITERATIONS,
             seed=tuner_seed(seed),
             # Refused models are FAILED trials; a run of them must not end the search (default limit: 3).
             max_consecutive_failed_trials=1000,
