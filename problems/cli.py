@@ -124,6 +124,9 @@ def print_list(edition: str) -> None:
 
 
 def main(argv=None) -> int:
+    from tuning import stop_with_chief
+
+    stop_with_chief()  # a search worker started by a chief goes when its chief goes
     args = build_parser().parse_args(argv)
     if args.list:
         print_list(args.edition)

@@ -14,11 +14,9 @@ from pathlib import Path
 
 import keras_tuner as kt
 
-from tuning import WORKER_TIMEOUT, TuningError  # noqa: F401  (re-exported: the searches import them from here)
+from tuning import CHIEF_PID_ENV, WORKER_TIMEOUT, TuningError  # noqa: F401  (re-exported: the searches import them)
 
 _POLL_SECONDS = 0.5
-# Set by a chief for the workers it starts: a worker whose chief has died stops (see _orphan_guard).
-CHIEF_PID_ENV = "PS4_SEARCH_CHIEF_PID"
 
 
 def _tensorboard_per_trial(self, callbacks, trial, execution=0):
@@ -146,7 +144,7 @@ def run_search(
             print(f"worker {worker}: trial {trial.trial_id} {trial.status}", flush=True)
 
         tuner.on_trial_end = on_trial_end
-        with _heartbeat(tuner.oracle, worker_timeout / 4), _orphan_guard(os.environ.get(CHIEF_PID_ENV)):
+        with _heartbeat(tuner.oracle, worker_timeout / 4):
             tuner.search(*fit_args, **fit_kwargs)
         raise WorkerFinished(f"worker {worker} ran {len(ran)} trial(s) ({', '.join(ran) or 'none'}); the chief reports")
     tuner.search(*fit_args, **fit_kwargs)
@@ -206,31 +204,6 @@ class _heartbeat:
 
     def __enter__(self):
         threading.Thread(target=self._beat, daemon=True, name="kt-heartbeat").start()
-        return self
-
-    def __exit__(self, *exc):
-        self.stop.set()
-
-
-class _orphan_guard:
-    """In a worker started by a chief (``spawned_workers``), stop the process once that chief is gone.
-
-    keras-tuner's client waits up to an hour for a chief that does not answer; a worker whose chief
-    was killed would hold its core that long. Its trial is not lost: the chief's saved state still
-    lists it as running, and the rerun chief hands it out again. Exit status 3."""
-
-    def __init__(self, chief_pid: str | None):
-        self.chief_pid, self.stop = int(chief_pid) if chief_pid else None, threading.Event()
-
-    def _watch(self):
-        while not self.stop.wait(1.0):
-            if os.getppid() != self.chief_pid:
-                print(f"worker: its chief (process {self.chief_pid}) is gone; stopping", flush=True)
-                os._exit(3)
-
-    def __enter__(self):
-        if self.chief_pid is not None:
-            threading.Thread(target=self._watch, daemon=True, name="kt-orphan-guard").start()
         return self
 
     def __exit__(self, *exc):
