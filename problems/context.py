@@ -89,9 +89,10 @@ class RunContext:
 
         return [keras.callbacks.TensorBoard(str(self.tensorboard_dir(name)))]
 
-    def train_over_seeds(self, build, train, val, test, **kwargs):
-        """``training.record.train_over_seeds`` with this run's seeds, callbacks, threads and verbosity;
-        ``kwargs`` are the training's (epochs, batch_size, shift, check, image_shape)."""
+    def train_over_seeds(self, build, train, val, test, seeds=None, label=None, final_logs=True, **kwargs):
+        """``training.record.train_over_seeds`` with this run's threads and verbosity; by default its
+        seeds (``seed_list``) and its problem id as the label; with ``final_logs`` its final callbacks.
+        ``kwargs`` are the training's (epochs, batch_size, shift, check, image_shape, settings)."""
         from training.record import train_over_seeds
 
         return train_over_seeds(
@@ -99,9 +100,9 @@ class RunContext:
             train,
             val,
             test,
-            self.seed_list,
-            self.problem_id,
-            callbacks_for=self.final_callbacks,
+            seeds or self.seed_list,
+            label or self.problem_id,
+            callbacks_for=self.final_callbacks if final_logs else None,
             threads=self.threads,
             verbose=self.verbose,
             **kwargs,

@@ -179,20 +179,17 @@ def train_settings(
 ):
     """Train and score ``settings`` once per seed (default ``ctx.seed_list``): (records, first model,
     budget report). Every model is checked against the budget before it trains."""
-    from training.record import train_over_seeds
-
     train, val, test = split
     found = []
-    records, model = train_over_seeds(
+    records, model = ctx.train_over_seeds(
         lambda: build_mlp_for(settings, train, epochs, name=f"mlp_{budget.lower()}"),
         train,
         val,
         test,
-        seeds or ctx.seed_list,
-        label or ctx.problem_id,
-        callbacks_for=ctx.final_callbacks if seeds is None else None,
-        threads=ctx.threads,
-        verbose=ctx.verbose,
+        seeds,
+        label,
+        # The final runs log to TensorBoard as "final"; the finalists (seeds given) do not.
+        final_logs=seeds is None,
         epochs=epochs,
         batch_size=settings["batch_size"],
         shift=settings["shift"],

@@ -27,6 +27,7 @@ from training import input_pipeline, tuner_seed
 from tuning.common import (
     WORKER_TIMEOUT,
     completed_trials,
+    data_key,
     describe_search,
     ensure_success,
     open_resumable,
@@ -153,8 +154,6 @@ def search_mlp(
     Raises:
         WorkerFinished: this process was a distributed worker (the chief reports).
     """
-    from tuning.common import data_key
-
     trials = trials or SEARCH_TRIALS
     hypermodel = MLPHyperModel(budget, cap_tflop, len(train[0]), seed, epochs, image_shape, train[1].shape[1])
     project = f"mlp_{key}_seed{seed}_t{trials}_e{epochs or 'drawn'}_{data_key(*train, *val)}"
