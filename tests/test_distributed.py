@@ -102,6 +102,7 @@ def test_a_search_killed_mid_trial_resumes_and_keeps_finished_trials(tmp_path, t
 
     rerun = subprocess.run(cmd, cwd=REPO, env=_env(), capture_output=True, text=True, timeout=TIMEOUT)
     assert rerun.returncode == 0, rerun.stdout[-2000:] + rerun.stderr[-2000:]
+    assert not list((tmp_path / "runs").glob("*.unreadable-*")), rerun.stdout[-2000:]  # no file left half-written
     trials = _trials(tmp_path)
     assert len(trials) == 4 and {t["status"] for t in trials.values()} == {"COMPLETED"}
     for name, before in finished.items():  # finished trials were not run again
@@ -183,6 +184,7 @@ def test_a_chief_killed_mid_search_resumes_with_new_workers_and_keeps_finished_t
 
     rerun = subprocess.run(cmd, cwd=REPO, env=_env(), capture_output=True, text=True, timeout=TIMEOUT)
     assert rerun.returncode == 0, rerun.stdout[-2000:] + rerun.stderr[-2000:]
+    assert not list((tmp_path / "runs").glob("*.unreadable-*")), rerun.stdout[-2000:]  # no file left half-written
     trials = _trials(tmp_path)
     assert len(trials) == 4 and {t["status"] for t in trials.values()} == {"COMPLETED"}
     assert all(_trial_bytes(tmp_path, name) == before for name, before in finished.items())  # not run again

@@ -116,6 +116,33 @@ def test_a_trial_left_running_by_a_kill_is_queued_again():
     assert requeue_interrupted(oracle) == ["1"] and oracle._retry_queue == ["2", "1"]
 
 
+def test_keras_tuner_state_written_while_killed_keeps_the_old_file(tmp_path, monkeypatch):
+    # keras-tuner's own save_json opens with "w" first: a kill there left an empty oracle.json.
+    import os
+
+    import keras_tuner as kt
+
+    import tuning.common  # noqa: F401  (installs the atomic writer)
+
+    trial = kt.engine.trial.Trial(kt.HyperParameters(), trial_id="3", status="RUNNING")
+    path = tmp_path / "trial.json"
+    trial.save(str(path))
+    before = path.read_bytes()
+    trial.status = "COMPLETED"
+
+    def killed(*args):
+        raise KeyboardInterrupt("killed before the rename")
+
+    monkeypatch.setattr(os, "replace", killed)
+    with pytest.raises(KeyboardInterrupt):
+        trial.save(str(path))
+    assert path.read_bytes() == before and kt.engine.trial.Trial.load(str(path)).status == "RUNNING"
+    assert [p.name for p in tmp_path.iterdir()] == ["trial.json"]  # no temporary file left
+    monkeypatch.undo()
+    trial.save(str(path))
+    assert kt.engine.trial.Trial.load(str(path)).status == "COMPLETED"
+
+
 def test_mlp_search_leaves_its_random_phase_within_the_default_budget():
     from tuning.mlp_search import SEARCH_TRIALS, initial_points
 

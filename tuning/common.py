@@ -13,6 +13,7 @@ from contextlib import contextmanager
 from pathlib import Path
 
 import keras_tuner as kt
+from keras_tuner.src import utils as kt_utils
 
 from tuning import CHIEF_PID_ENV, WORKER_TIMEOUT, TuningError  # noqa: F401  (re-exported: the searches import them)
 
@@ -38,6 +39,24 @@ def _tensorboard_per_trial(self, callbacks, trial, execution=0):
 
 _KERAS_TUNER_TENSORBOARD_DIR = kt.Tuner._configure_tensorboard_dir
 kt.Tuner._configure_tensorboard_dir = _tensorboard_per_trial  # every tuner here is a kt.Tuner
+
+
+def _save_json_atomically(path, obj) -> str:
+    """keras-tuner's ``utils.save_json`` (every ``oracle.json``, ``trial.json`` and ``tuner0.json`` goes
+    through it), written to a temporary file and renamed over the target.
+
+    keras-tuner opens the file with "w" and then writes: a SIGKILL between the two, which a chief
+    writing on every trial's start and end meets easily, left the file empty, and the rerun had to set
+    the whole folder aside and start over (found by the chief-kill test in CI). Now a killed run leaves
+    the old file or the new one."""
+    from problems.report import atomic_write_text
+
+    text = json.dumps(obj)
+    atomic_write_text(path, text)
+    return text
+
+
+kt_utils.save_json = _save_json_atomically  # Stateful.save and Tuner look it up on the module at each call
 
 
 class WorkerFinished(Exception):
