@@ -200,3 +200,18 @@ def test_the_cnn_search_space_holds_the_hand_made_choices_and_refuses_costly_lay
     small_pooled.Fixed("filters", 16)
     small_pooled.Fixed("conv_dropout", True)
     assert sum(isinstance(layer, layers.Dropout) for layer in build_cnn_hp(small_pooled).layers) == 3
+
+
+def test_the_cnn_search_starts_from_the_hand_picked_model(tiny_mnist_like_dir, tmp_path):
+    from data_prep.mnist import load_idx_dataset
+    from problems.cnn import prepare
+    from models.cnn import FINAL_SETTINGS
+    from tuning.cnn_search import search_cnn
+
+    train, val, _ = prepare(load_idx_dataset(tiny_mnist_like_dir), seed=1, test_as_validation=False)
+    _, tuner = search_cnn(train, val, 1, tmp_path, "guided", 32, trials=3, epochs=1, verbose=0)
+    values = [tuner.oracle.trials[t].hyperparameters.values for t in sorted(tuner.oracle.trials)]
+    first = {k: v for k, v in values[0].items() if not k.startswith("tuner/")}
+    assert first == {"filters": 32, "dropout": 0.3, "learning_rate": FINAL_SETTINGS["learning_rate"],
+                     "dense_units": 128, "downsample": "stride", "conv_dropout": False, "shift": 1}  # fmt: skip
+    assert len(values) == 3 and all(v != values[0] for v in values[1:])  # then Hyperband's own draws

@@ -13,7 +13,8 @@ about 17-20 s an epoch on one core here, so the budget is counted in epochs. Hyp
 and 86 epochs (promoted trials continue from their checkpoints); ``HYPERBAND_ITERATIONS`` = 3 makes
 51 configurations, about 260 epochs, which the project's chief/worker mode spreads over the cores.
 ``--epochs`` sets ``max_epochs``; ``--trials N`` caps the fits. Trials are scored on the validation
-split only.
+split only. The first configuration is today's hand-picked model (``GuidedHyperbandOracle``), so the
+search weighs it like any other.
 """
 
 from __future__ import annotations
@@ -28,6 +29,29 @@ from tuning.common import WORKER_TIMEOUT, ensure_success, open_resumable, run_se
 
 MAX_EPOCHS, FACTOR, HYPERBAND_ITERATIONS = FINAL_EPOCHS, 3, 3
 SHIFTS = [0, 1, 2]
+
+
+class GuidedHyperbandOracle(kt.oracles.HyperbandOracle):
+    """Hyperband whose first configuration is every hyperparameter's default, that is today's
+    hand-picked model (``build_cnn_hp``'s defaults, shift 1): it enters the first bracket like any
+    random draw, and is promoted only if it ranks there."""
+
+    def _random_values(self):
+        if self.trials:
+            return super()._random_values()
+        return {hp.name: hp.default for hp in self.hyperparameters.space}
+
+
+class GuidedHyperband(kt.Hyperband):
+    """``kt.Hyperband`` (its epochs per round and checkpoint reloads) with ``GuidedHyperbandOracle``."""
+
+    def __init__(self, hypermodel, *, directory, project_name, overwrite=False, **oracle_kwargs):
+        oracle = GuidedHyperbandOracle(**oracle_kwargs)
+        # Skip kt.Hyperband.__init__, which only builds its own oracle.
+        kt.Tuner.__init__(
+            self, oracle=oracle, hypermodel=hypermodel, directory=directory, project_name=project_name,
+            overwrite=overwrite,
+        )  # fmt: skip
 
 
 class CNNHyperModel(kt.HyperModel):
@@ -75,7 +99,7 @@ def search_cnn(
     decay = max_epochs * steps_per_epoch(len(train[0]), batch_size)
 
     def make_tuner():
-        tuner = kt.Hyperband(
+        tuner = GuidedHyperband(
             CNNHyperModel(train[0].shape[1:], train[1].shape[1], decay, seed, batch_size),
             objective="val_accuracy",
             max_epochs=max_epochs,
