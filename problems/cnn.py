@@ -305,6 +305,7 @@ def run_tuned(ctx: RunContext, goal: float, train, val, test, scored_on: str) ->
         tensorboard=ctx.tensorboard_dir("search"),
         verbose=ctx.verbose,
         worker_timeout=ctx.worker_timeout,
+        workers=ctx.search_workers,
     )
     table = trials_table(tuner)
     atomic_write_text(ctx.folder / "tuning_trials.csv", table.to_csv(index=False))

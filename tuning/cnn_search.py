@@ -86,6 +86,7 @@ def search_cnn(
     tensorboard: Path | None = None,
     verbose: int = 1,
     worker_timeout: float = WORKER_TIMEOUT,
+    workers: tuple[list[str], int] | None = None,
 ):
     """Search (or resume) and return ``(best_hp, tuner)``; the caller retrains the best and tests it.
 
@@ -94,6 +95,7 @@ def search_cnn(
         project: the tuner project's name (carries the seed, budget and data).
         trials: a cap on Hyperband's fits (None: its own schedule).
         epochs: Hyperband's ``max_epochs`` (default ``MAX_EPOCHS``).
+        worker_timeout, workers: chief/worker mode (``tuning.common.run_search``).
     """
     max_epochs = epochs or MAX_EPOCHS
     decay = max_epochs * steps_per_epoch(len(train[0]), batch_size)
@@ -125,6 +127,7 @@ def search_cnn(
         tensorboard=tensorboard,
         verbose=verbose,
         worker_timeout=worker_timeout,
+        workers=workers,
     )
     ensure_success(tuner)
     return tuner.get_best_hyperparameters(1)[0], tuner
