@@ -35,14 +35,14 @@ RACE_GOAL, RACE_MAX_EPOCHS = 0.985, 3
 
 def _build(model_id: str):
     """(compiled model, batch size, shift) of ``model_id`` as the problems train it."""
-    from models.cnn import build_cnn_final
+    from models.cnn import BATCH_SIZE, build_cnn_from_values
     from models.mlp import build_mlp
-    from problems.cnn import BATCH_SIZE, FINAL_SETTINGS
+    from problems.cnn import read_shipped
     from tuning.records import shipped_mlp_settings
 
     if model_id == "3D":
-        model = build_cnn_final(dropout=0.2, learning_rate=FINAL_SETTINGS["learning_rate"])
-        return model, BATCH_SIZE, FINAL_SETTINGS["shift"]
+        ours = read_shipped().settings
+        return build_cnn_from_values(ours), BATCH_SIZE, ours["shift"]
     _, s = shipped_mlp_settings(model_id)
     model = build_mlp(s["hidden_units"], s["dropout_input"], s["dropout"], s["learning_rate"])
     return model, s["batch_size"], s["shift"]

@@ -48,7 +48,7 @@ sys.path.insert(0, str(REPO))
 
 PARTS = ("ceiling", "levers", "throughput", "race", "cnn", "conv_dropout", "problems", "backends")
 THRESHOLDS = (0.985, 0.990)
-# Our 3D model at the dropout rate both editions' sweeps choose (reports/2018/3D, reports/2023/4F).
+# The dropout rate of the hand-made layout comparisons (parts cnn and conv_dropout), as they were run.
 OURS_DROPOUT = 0.1
 WRITEUP = "2018 write-up final CNN"
 
@@ -111,8 +111,9 @@ def ms_per_step(model, dataset, steps: int, rounds: int = 3) -> float:
 def run_levers(train, seed: int, steps: int) -> list[dict]:
     """3D CNN ms per step at batch 32: three pipelines x steps_per_execution 1 and 64, interleaved."""
     import training
-    from problems.cnn import build_for
+    from problems.cnn import build_for, read_shipped
 
+    ours = read_shipped().settings
     pipelines = {
         "RandomTranslation shift 1 (before)": lambda: legacy_dataset(*train, 32, seed, 1).repeat(),
         "gather shift 1 (now)": lambda: training.make_dataset(*train, 32, seed, shift=1).repeat(),
@@ -122,7 +123,7 @@ def run_levers(train, seed: int, steps: int) -> list[dict]:
     for spe in (1, 64):
         for name, make in pipelines.items():
             training.set_seed(seed)
-            model = build_for(OURS_DROPOUT, train)
+            model = build_for(ours["dropout"], train, ours)
             model.steps_per_execution = spe  # before the first fit, so the train function is built with it
             ms = ms_per_step(model, make(), steps)
             rows.append({"pipeline": name, "steps_per_execution": spe, "ms_per_step": round(ms, 2)})
@@ -137,7 +138,7 @@ def run_throughput(train_flat, train_img, seed: int, steps: int, ceiling: float)
     """Samples per second of the shipped MLPs (their batch size and shift) and the 3D CNN (batch 32, shift 1)."""
     import training
     from models.mlp import build_mlp
-    from problems.cnn import FINAL_SETTINGS, build_for
+    from problems.cnn import build_for, read_shipped
     from tuning.records import shipped_mlp_settings
 
     cases = []
@@ -148,7 +149,8 @@ def run_throughput(train_flat, train_img, seed: int, steps: int, ceiling: float)
             return build_mlp(s["hidden_units"], s["dropout_input"], s["dropout"], s["learning_rate"])
 
         cases.append((f"MLP {key} {list(s['hidden_units'])}", make_mlp, train_flat, s["batch_size"], s["shift"]))
-    cases.append(("3D CNN", lambda: build_for(OURS_DROPOUT, train_img), train_img, 32, FINAL_SETTINGS["shift"]))
+    ours = read_shipped().settings
+    cases.append(("3D CNN", lambda: build_for(ours["dropout"], train_img, ours), train_img, 32, ours["shift"]))
     rows = []
     for name, make, data, batch, shift in cases:
         training.set_seed(seed)
@@ -176,8 +178,9 @@ def race_entries(train, seed: int) -> list[dict]:
     """The contestants: name, factory, batch size, and whether it trains through the project's pipeline."""
     import training
     from models.cnn import build_cnn_2018_final, build_keras_io_convnet, build_starter_cnn
-    from problems.cnn import BATCH_SIZE, FINAL_EPOCHS, FINAL_SETTINGS, build_for
+    from problems.cnn import BATCH_SIZE, FINAL_EPOCHS, build_for, read_shipped
 
+    ours = read_shipped().settings
     decay = FINAL_EPOCHS * training.steps_per_epoch(len(train[0]), BATCH_SIZE)
     return [
         {"name": WRITEUP, "build": build_cnn_2018_final, "batch": 32, "pipeline": False},
@@ -185,16 +188,16 @@ def race_entries(train, seed: int) -> list[dict]:
         {"name": "keras.io simple convnet", "build": build_keras_io_convnet, "batch": 128, "pipeline": False},
         {
             "name": "ours (3D), plain fit",
-            "build": lambda: build_for(OURS_DROPOUT, train),
+            "build": lambda: build_for(ours["dropout"], train, ours),
             "batch": 32,
             "pipeline": False,
         },
         {
             "name": "ours (3D), project pipeline",
-            "build": lambda: build_for(OURS_DROPOUT, train, decay_steps=decay),
+            "build": lambda: build_for(ours["dropout"], train, ours, decay_steps=decay),
             "batch": BATCH_SIZE,
             "pipeline": True,
-            "shift": FINAL_SETTINGS["shift"],
+            "shift": ours["shift"],
         },
     ]
 
@@ -257,11 +260,11 @@ def alternating_step_times(models: dict, train, seed: int, steps: int, rounds: i
     ``rounds`` passes of ``steps`` batches taken in turn after a warm-up pass each, so that a machine
     that slows down mid-run slows all alike."""
     import training
-    from problems.cnn import BATCH_SIZE, FINAL_SETTINGS
+    from models.cnn import BATCH_SIZE, HAND_PICKED
 
     timed = {}
     for name, model in models.items():
-        ds = training.make_dataset(*train, BATCH_SIZE, seed, shift=FINAL_SETTINGS["shift"]).repeat()
+        ds = training.make_dataset(*train, BATCH_SIZE, seed, shift=HAND_PICKED["shift"]).repeat()
         model.fit(ds, steps_per_epoch=steps, epochs=1, verbose=0)  # warm-up: tracing
         timed[name] = (model, ds, [])
     for _ in range(rounds):
@@ -283,13 +286,12 @@ def run_cnn_layouts(
     import numpy as np
 
     import training
-    from models.cnn import build_cnn_final
-    from problems.cnn import BATCH_SIZE, FINAL_SETTINGS
+    from models.cnn import BATCH_SIZE, HAND_PICKED, build_cnn_final
 
     def build(layout: str, decay_steps=None):
         training.set_seed(seed)
         # Dropout in the convolution stages too, as the model had when this comparison was made.
-        lr = FINAL_SETTINGS["learning_rate"]
+        lr = HAND_PICKED["learning_rate"]
         return build_cnn_final(dropout, lr, decay_steps, downsample=layout, conv_dropout=True)
 
     # Speed first, then accuracy.
@@ -299,7 +301,7 @@ def run_cnn_layouts(
     for layout in CNN_LAYOUTS:
         model = build(layout, decay)
         start = time.perf_counter()
-        history = training.fit(model, train, val, epochs, BATCH_SIZE, seed, shift=FINAL_SETTINGS["shift"], verbose=0)
+        history = training.fit(model, train, val, epochs, BATCH_SIZE, seed, shift=HAND_PICKED["shift"], verbose=0)
         seconds = round(time.perf_counter() - start, 1)
         rows.append(
             {
@@ -336,8 +338,7 @@ def run_conv_dropout(
 
     import training
     from data_prep.mnist import validation_split
-    from models.cnn import build_cnn_final
-    from problems.cnn import BATCH_SIZE, FINAL_SETTINGS
+    from models.cnn import BATCH_SIZE, HAND_PICKED, build_cnn_final
 
     variants = {"conv dropout (before)": True, "no conv dropout (now)": False}
     rows = []
@@ -347,16 +348,14 @@ def run_conv_dropout(
 
         def build(conv_dropout: bool, decay_steps=None, seed=seed):
             training.set_seed(seed)
-            lr = FINAL_SETTINGS["learning_rate"]
+            lr = HAND_PICKED["learning_rate"]
             return build_cnn_final(dropout, lr, decay_steps, conv_dropout=conv_dropout)
 
         timed = alternating_step_times({n: build(c) for n, c in variants.items()}, train, seed, steps, rounds)
         for name, conv_dropout in variants.items():
             model = build(conv_dropout, decay)
             start = time.perf_counter()
-            history = training.fit(
-                model, train, val, epochs, BATCH_SIZE, seed, shift=FINAL_SETTINGS["shift"], verbose=0
-            )
+            history = training.fit(model, train, val, epochs, BATCH_SIZE, seed, shift=HAND_PICKED["shift"], verbose=0)
             times = timed[name]
             rows.append(
                 {

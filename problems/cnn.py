@@ -1,12 +1,18 @@
 """The CNN problem (2018 3D, 2023 4F): a dropout sweep, then the final model for 10 epochs.
 
-The story of a run: carve a validation split from the training images; run the edition's dropout
-sweep as a keras-tuner search (``tuning/dropout_sweep.py``: one trial per rate p, our final
-architecture trained for 1 epoch at batch size 32, ``--repeats N`` seeded executions per trial,
-scored on the validation split; resumable); pick the best p that keeps a Dropout layer; train the
-final model with it for 10 epochs at batch size 32; score the test set once. With ``--tune`` the
-final model's settings come from a Hyperband search instead (``tuning/cnn_search.py``), and its
-best configuration is retrained on the training split and tested once.
+The story of a run: carve a validation split from the training images; take the settings the CNN's
+search chose (``reports/2018/3D/search/search.json``: filters, Dense width, downsampling, where
+Dropout goes, its rate, learning rate, pixel shift); run the edition's dropout sweep on that model as
+a keras-tuner search (``tuning/dropout_sweep.py``: one trial per rate p, 1 epoch at batch size 32,
+``--repeats N`` seeded executions per trial, scored on the validation split; resumable); train the
+chosen model for 10 epochs at batch size 32 once per seed and score the test set once per seed.
+With ``--tune`` the search runs first (Hyperband, ``tuning/cnn_search.py``), its best configuration
+and the hand-picked one are compared over 3 seeds of the full training on the validation split
+(``problems/search_choice.py``), and the choice is written to ``search/``.
+
+Why the sweep does not set p: it is the problem's lesson (how p changes the first epoch), measured
+after one epoch; the shipped rate comes from the search, which trains up to the final 10 epochs and
+whose finalists are compared over seeds. The report gives both.
 
 What p = 1.0 means: Keras 2.1.3 (the 2018 stack) applied dropout only when 0 < rate < 1, so the
 write-up's p = 1.0 silently trained with no dropout at all (hence its 0.985, like p = 0). Keras 3.15
@@ -21,18 +27,28 @@ from data_prep.mnist import one_hot, to_float, validation_split
 from models.cnn import (
     BATCH_SIZE,
     FINAL_EPOCHS,
-    FINAL_SETTINGS,
+    HAND_PICKED,
     SWEEP_EPOCHS,
-    build_cnn_final,
-    build_cnn_hp,
+    build_cnn_from_values,
     check_cnn_constraints,
 )
 from problems.context import RunContext
 from problems.parallel import RELEASE
 from problems.report import atomic_write_text, model_summary, plot_history, pyplot, save_figure
+from problems.search_choice import (
+    Shipped,
+    choice_note,
+    finalist_rows,
+    record_choice,
+    reuse_note,
+    search_summary,
+)
 from training import fit, steps_per_epoch, validation_size
 from training.record import gap_against_spread, seed_metrics
 from tuning.common import data_key
+from tuning.records import read_search
+
+SEARCH_KEY = "3D"  # both editions' CNN trains with the 2018 3D search's choice
 
 SWEEPS = {
     "2018": [round(0.1 * i, 1) for i in range(1, 11)],  # 0.1 ... 1.0, as the 2018 write-up ran it
@@ -46,18 +62,16 @@ P_ONE_MEANING = (
 )
 
 
-def build_for(p: float, train, decay_steps: int | None = None):
-    """Our final architecture at dropout rate ``p`` (p >= 1: no Dropout layer), shaped for ``train``."""
-    return build_cnn_final(
-        dropout=None if p >= 1.0 else p,
-        learning_rate=FINAL_SETTINGS["learning_rate"],
-        decay_steps=decay_steps,
-        input_shape=train[0].shape[1:],
-        num_classes=train[1].shape[1],
+def build_for(p: float, train, values: dict | None = None, decay_steps: int | None = None):
+    """The CNN of ``values`` (default: the shipped search trial's) at dropout rate ``p`` (p >= 1: no
+    Dropout layer), shaped for ``train``."""
+    values = read_shipped().settings if values is None else values
+    return build_cnn_from_values(
+        {**values, "dropout": p}, decay_steps, input_shape=train[0].shape[1:], num_classes=train[1].shape[1]
     )
 
 
-def _fit(model, train, val, epochs: int, seed: int, verbose: int, callbacks=None, shift=None):
+def _fit(model, train, val, epochs: int, seed: int, verbose: int, shift: int, callbacks=None):
     return fit(
         model,
         train,
@@ -65,10 +79,30 @@ def _fit(model, train, val, epochs: int, seed: int, verbose: int, callbacks=None
         epochs,
         BATCH_SIZE,
         seed,
-        shift=FINAL_SETTINGS["shift"] if shift is None else shift,
+        shift=shift,
         verbose=verbose,
         callbacks=callbacks,
         image_shape=train[0].shape[1:3],
+    )
+
+
+def read_shipped() -> Shipped:
+    """The values of the trial the committed CNN search chose (``tuning.records``)."""
+    record = read_search(SEARCH_KEY)
+    return Shipped(settings_of(record["chosen"]["values"]), record["chosen_trial_id"], record)
+
+
+def settings_of(values: dict) -> dict:
+    """A trial's values without Hyperband's bookkeeping (tuner/epochs, tuner/bracket, ...)."""
+    return {k: v for k, v in values.items() if not k.startswith("tuner/")}
+
+
+def settings_summary(values: dict) -> str:
+    """One line of settings for a table."""
+    where = "after each stage and before the classifier" if values["conv_dropout"] else "before the classifier"
+    return (
+        f"{values['filters']}/{2 * values['filters']} filters ({values['downsample']}), Dense {values['dense_units']}, "
+        f"dropout {values['dropout']} {where}, lr {values['learning_rate']:.2e} cosine, shift {values['shift']}"
     )
 
 
@@ -83,20 +117,23 @@ def prepare(mnist, seed: int, test_as_validation: bool):
     return train, val, test
 
 
-def sweep(ctx: RunContext, train, val, rates, epochs: int) -> list[dict]:
-    """The dropout sweep as a keras-tuner search: one trial per rate, ``ctx.repeats`` seeded executions
-    each, scored on ``val``. Trials live under ``ctx.tuner_dir`` in a project named by everything that
-    changes the numbers, so an interrupted sweep rerun with the same command resumes."""
+def sweep(ctx: RunContext, train, val, rates, epochs: int, values: dict) -> list[dict]:
+    """The dropout sweep as a keras-tuner search on the CNN of ``values``: one trial per rate,
+    ``ctx.repeats`` seeded executions each, scored on ``val``. Trials live under ``ctx.tuner_dir`` in a
+    project named by everything that changes the numbers, so an interrupted sweep rerun with the same
+    command resumes."""
     from tuning.dropout_sweep import sweep_search
 
     project = (
         f"dropout_{ctx.edition}_{ctx.problem_id}_seed{ctx.seed}_e{epochs}_r{ctx.repeats}_"
-        f"{data_key(*train, *val)}_{_settings_key(train)}"
+        f"{data_key(*train, *val)}_{_settings_key(train, values)}"
     )
     rows = sweep_search(
         rates,
-        build=lambda p: build_for(p, train),
-        fit=lambda model, seed, callbacks: _fit(model, train, val, epochs, seed, verbose=0, callbacks=callbacks),
+        build=lambda p: build_for(p, train, values),
+        fit=lambda model, seed, callbacks: _fit(
+            model, train, val, epochs, seed, verbose=0, shift=values["shift"], callbacks=callbacks
+        ),
         val=val,
         repeats=ctx.repeats,
         seed=ctx.seed,
@@ -122,29 +159,31 @@ def choose_rate(rows: list[dict]) -> float:
     return max((r for r in rows if 0 < r["p"] < 1), key=lambda r: r["val_accuracy"])["p"]
 
 
-def choice_note(rows: list[dict], chosen: float) -> str:
-    """The chosen rate against the runner-up, and whether the gap exceeds the spread over the repeats."""
+def sweep_note(rows: list[dict], chosen: float, shipped: float) -> str:
+    """The sweep's best rate against the runner-up (whether the gap exceeds the spread over the repeats),
+    and the rate that ships."""
     candidates = sorted((r for r in rows if 0 < r["p"] < 1), key=lambda r: -r["val_accuracy"])
     if len(candidates) < 2:
-        return f"p = {chosen} was the only candidate."
+        return f"p = {chosen} was the sweep's only candidate; the final model trains with the search's p = {shipped}."
     best, second = candidates[0], candidates[1]
     repeats = best.get("runs", 1)
     spreads = [r["val_accuracy_std"] if repeats > 1 else None for r in (best, second)]
     gap = best["val_accuracy"] - second["val_accuracy"]
     return (
-        f"Chosen p = {chosen}: validation accuracy {best['val_accuracy']:.4f} after the sweep's epoch against "
-        f"{second['val_accuracy']:.4f} for the runner-up p = {second['p']} ({repeats} seed(s) a point): a gap of "
-        f"{gap:+.4f}, which {gap_against_spread(gap, spreads)}."
+        f"The sweep's best p = {chosen}: validation accuracy {best['val_accuracy']:.4f} after the sweep's epoch "
+        f"against {second['val_accuracy']:.4f} for the runner-up p = {second['p']} ({repeats} seed(s) a point): a gap "
+        f"of {gap:+.4f}, which {gap_against_spread(gap, spreads)}. The final model trains with the search's p = "
+        f"{shipped} (chosen after up to the full 10 epochs and compared over seeds), not the sweep's one-epoch pick."
     )
 
 
-def _settings_key(train) -> str:
+def _settings_key(train, values: dict) -> str:
     """A fingerprint of what the sweep trains (settings, batch size, layer types, parameter count), so
     that saved trials are reused only while the model and its training are unchanged."""
     import hashlib
 
-    model = build_for(0.5, train)
-    described = repr((sorted(FINAL_SETTINGS.items()), BATCH_SIZE, [type(layer).__name__ for layer in model.layers]))
+    model = build_for(0.5, train, values)
+    described = repr((sorted(values.items()), BATCH_SIZE, [type(layer).__name__ for layer in model.layers]))
     return hashlib.sha256(f"{described}{model.count_params()}".encode()).hexdigest()[:6]
 
 
@@ -181,8 +220,9 @@ def plot_sweep(rows, title: str, path) -> str:
 
 
 def run(ctx: RunContext, goal: float) -> dict:
-    """Dropout sweep (or, with ``--tune``, the Hyperband search) and final CNN for ``ctx.edition``;
-    ``goal`` is the project's test-accuracy goal."""
+    """The CNN for ``ctx.edition`` with the settings its search chose (``--tune``: search and choose
+    now), the edition's dropout sweep on it, and its final training once per seed; ``goal`` is the
+    project's test-accuracy goal."""
     train, val, test = prepare(ctx.mnist, ctx.seed, ctx.test_as_validation)
     scored_on = (
         "test set (starter notebook's choice)"
@@ -190,87 +230,60 @@ def run(ctx: RunContext, goal: float) -> dict:
         else f"validation split ({len(val[0])} training images)"
     )
     print(f"fit {train[0].shape}, validation: {scored_on}, test {test[0].shape}")
-    if ctx.tune:
-        return run_tuned(ctx, goal, train, val, test, scored_on)
+    epochs = ctx.epochs or FINAL_EPOCHS
+    shipped = search_and_choose(ctx, train, val, test, epochs) if ctx.tune else read_shipped()
+    values = shipped.settings
+    print(f"settings: trial {shipped.trial_id} of the search: {settings_summary(values)}", flush=True)
+
     rates = SWEEPS[ctx.edition]
     sweep_epochs = SWEEP_EPOCHS if ctx.epochs is None else min(ctx.epochs, SWEEP_EPOCHS)
-    rows = sweep(ctx, train, val, rates, sweep_epochs)
+    rows = sweep(ctx, train, val, rates, sweep_epochs, values)
     print(f"{RELEASE} the sweep is done; the final model trains in this process alone", flush=True)
     write_sweep_table(rows, ctx.folder / "tuning_trials.csv")
-    chosen = choose_rate(rows)
-    print(f"chosen p = {chosen} (best validation accuracy among 0 < p < 1)")
-    plots = [
-        plot_sweep(
-            rows,
-            f"{ctx.edition} {ctx.problem_id}: dropout sweep ({ctx.repeats} seed(s) a point)",
-            ctx.folder / "dropout_sweep.png",
-        )
-    ]
+    sweep_best = choose_rate(rows)
+    print(f"the sweep's best p = {sweep_best}; the final model keeps the search's p = {values['dropout']}")
+    plots = list(shipped.plots)
+    title = f"{ctx.edition} {ctx.problem_id}: dropout sweep ({ctx.repeats} seed(s) a point)"
+    plots.append(plot_sweep(rows, title, ctx.folder / "dropout_sweep.png"))
 
-    epochs = ctx.epochs or FINAL_EPOCHS
-    decay_steps = epochs * steps_per_epoch(len(train[0]), BATCH_SIZE)
-    records, model, constraints = train_final(
-        ctx,
-        lambda: build_for(chosen, train, decay_steps=decay_steps),
-        train,
-        val,
-        test,
-        epochs,
-        FINAL_SETTINGS["shift"],
+    reuse = [r.seed for r in shipped.records[: ctx.seeds]] == ctx.seed_list
+    if reuse:  # the chosen finalist's runs are this run's: same settings, data and seeds
+        records = shipped.records[: ctx.seeds]
+        model = build_for(values["dropout"], train, values)
+        constraints = check_cnn_constraints(model)
+    else:
+        records, model, constraints = train_final(ctx, values, (train, val, test), epochs)
+    title = f"{ctx.edition} {ctx.problem_id}: final CNN, p = {values['dropout']} (seed {ctx.seed})"
+    plots.append(plot_history(records[0].history, title, ctx.folder / "training_curves.png"))
+    metrics = seed_metrics(records, goal if ctx.on_write_up_data else None)  # an MNIST goal: none on other data
+    metrics.update(
+        chosen_dropout=values["dropout"],
+        sweep_best_dropout=sweep_best,
+        sweep=rows,
+        search=search_summary(shipped.search),
+        finalists=finalist_rows(shipped.search),
     )
-    plots.append(
-        plot_history(
-            records[0].history,
-            f"{ctx.edition} {ctx.problem_id}: final CNN, p = {chosen} (seed {ctx.seed})",
-            ctx.folder / "training_curves.png",
-        )
-    )
+    notes = [choice_note(shipped), sweep_note(rows, sweep_best, values["dropout"]), P_ONE_MEANING]
+    if reuse:
+        notes.append(reuse_note())
     return {
-        "metrics": {
-            # The project's goal is an MNIST figure: another data set is reported without it.
-            **seed_metrics(records, goal if ctx.on_write_up_data else None),
-            "chosen_dropout": chosen,
-            "sweep": rows,
-        },
+        "metrics": metrics,
         "hyperparameters": {
-            "dropout": chosen,
+            **values,
             "batch_size": BATCH_SIZE,
             "epochs": epochs,
+            "optimizer": "Adam, cosine decay to 0",
+            "search_trial": shipped.trial_id,
+            "source": f"trial {shipped.trial_id} of the keras-tuner search in reports/2018/{SEARCH_KEY}/search/ "
+            "(search.json: chosen_trial_id)",
             "sweep_epochs": sweep_epochs,
             "sweep_rates": rates,
             "repeats": ctx.repeats,
             "sweep_search": "keras-tuner, one trial per rate (ExplicitListOracle), executions_per_trial = repeats; "
             "trials in tuning_trials.csv",
-            "optimizer": "Adam, cosine decay to 0",
-            **FINAL_SETTINGS,
             "validation": scored_on,
         },
-        "notes": [choice_note(rows, chosen), P_ONE_MEANING],
-        **_final_model_record(ctx, model, constraints, records, epochs, plots),
-    }
-
-
-def train_final(ctx: RunContext, build, train, val, test, epochs: int, shift: int):
-    """The final model trained and scored once per seed of ``ctx.seed_list`` (``training.record``);
-    returns (records, the first seed's model, its constraint check)."""
-    constraints = []
-    records, model = ctx.train_over_seeds(
-        build,
-        train,
-        val,
-        test,
-        epochs=epochs,
-        batch_size=BATCH_SIZE,
-        shift=shift,
-        check=lambda m: constraints.append(check_cnn_constraints(m)),
-        image_shape=train[0].shape[1:3],
-    )
-    return records, model, constraints[0]
-
-
-def _final_model_record(ctx: RunContext, model, constraints: dict, records: list, epochs: int, plots: list) -> dict:
-    """What every final CNN's result carries besides its metrics and settings."""
-    return {
+        "notes": notes,
         "per_seed": [r.figures() for r in records],
         "constraints": constraints,
         "history": records[0].history,
@@ -282,18 +295,45 @@ def _final_model_record(ctx: RunContext, model, constraints: dict, records: list
     }
 
 
-def run_tuned(ctx: RunContext, goal: float, train, val, test, scored_on: str) -> dict:
-    """``--tune``: Hyperband over ``models.cnn.build_cnn_hp`` on the validation split, then the best
-    configuration retrained on the training split for the final epochs and tested once."""
-    from problems.report import plot_best_so_far
+def train_final(ctx: RunContext, values: dict, split, epochs: int, seeds=None, label: str | None = None):
+    """The CNN of ``values`` trained for ``epochs`` and scored once per seed (default ``ctx.seed_list``;
+    ``training.record``): (records, the first seed's model, its constraint check)."""
+    train, val, test = split
+    decay_steps = epochs * steps_per_epoch(len(train[0]), BATCH_SIZE)
+    constraints = []
+    records, model = ctx.train_over_seeds(
+        lambda: build_for(values["dropout"], train, values, decay_steps=decay_steps),
+        train,
+        val,
+        test,
+        seeds,
+        label,
+        # The final runs log to TensorBoard as "final"; the finalists (seeds given) do not.
+        final_logs=seeds is None,
+        epochs=epochs,
+        batch_size=BATCH_SIZE,
+        shift=values["shift"],
+        check=lambda m: constraints.append(check_cnn_constraints(m)),
+        image_shape=train[0].shape[1:3],
+    )
+    return records, model, constraints[0]
+
+
+def search_and_choose(ctx: RunContext, train, val, test, epochs: int) -> Shipped:
+    """``--tune``: Hyperband over ``models.cnn.build_cnn_hp`` on the validation split (spread over
+    ``ctx.jobs`` worker processes), then its best configuration and the hand-picked one trained for
+    ``epochs`` with 3 seeds each and compared on validation (``problems.search_choice``)."""
+    import time
+
     from tuning.cnn_search import FACTOR, MAX_EPOCHS, cost, search_cnn
-    from tuning.common import best_so_far, describe_search, trials_table
+    from tuning.common import completed_trials, describe_search, trials_table
 
     max_epochs = ctx.epochs or MAX_EPOCHS
     project = (
         f"cnn_{ctx.edition}_{ctx.problem_id}_seed{ctx.seed}_e{max_epochs}_t{ctx.trials or 0}_{data_key(*train, *val)}"
     )
-    best, tuner = search_cnn(
+    started = time.perf_counter()
+    best, tuner, reused = search_cnn(
         train,
         val,
         ctx.seed,
@@ -307,56 +347,36 @@ def run_tuned(ctx: RunContext, goal: float, train, val, test, scored_on: str) ->
         worker_timeout=ctx.worker_timeout,
         workers=ctx.search_workers,
     )
+    seconds = time.perf_counter() - started
     table = trials_table(tuner)
-    atomic_write_text(ctx.folder / "tuning_trials.csv", table.to_csv(index=False))
     spent = cost(tuner)
+    best_trial = tuner.oracle.get_best_trials(1)[0]
+    first = min(tuner.oracle.trials)  # GuidedHyperbandOracle's first configuration is HAND_PICKED
     search = {
         **describe_search(tuner, len(table)),
         **spent,
+        "oracle": "Hyperband",  # keras-tuner's, first configuration given (GuidedHyperbandOracle)
         "budget": f"Hyperband max_epochs={max_epochs}, factor={FACTOR}"
         + (f", at most {ctx.trials} trials" if ctx.trials else "")
-        + f": {spent['fits']} fits, {spent['epochs']} epochs trained on the validation split",
-        "best_val_accuracy": float(tuner.oracle.get_best_trials(1)[0].score),
+        + f": {spent['fits']} fits, {spent['epochs']} epochs trained on the validation split; the first "
+        "configuration is the hand-picked one",
+        "completed": len(completed_trials(tuner)),
+        "trials_reused": reused,
+        "best_trial_id": best_trial.trial_id,
+        "best_values": settings_of(best.values),
+        "best_val_accuracy": float(best_trial.score),
+        "hand_picked_trial_id": first,
     }
     print(f"search: {search['budget']}; best validation accuracy {search['best_val_accuracy']:.4f}: {best.values}")
-    plots = [
-        plot_best_so_far(
-            table, f"{ctx.edition} {ctx.problem_id}: Hyperband, best so far", ctx.folder / "best_so_far.png"
-        )
-    ]
-
-    epochs = ctx.epochs or FINAL_EPOCHS
-    decay_steps = epochs * steps_per_epoch(len(train[0]), BATCH_SIZE)
-    records, model, constraints = train_final(
+    candidates = [("search's best", best_trial.trial_id, search["best_values"])]
+    if search["best_values"] != HAND_PICKED:
+        candidates.append(("hand-picked", first, dict(HAND_PICKED)))
+    return record_choice(
         ctx,
-        lambda: build_cnn_hp(
-            best, decay_steps=decay_steps, input_shape=train[0].shape[1:], num_classes=train[1].shape[1]
-        ),
-        train,
-        val,
-        test,
-        epochs,
-        best.values["shift"],
+        search,
+        table,
+        seconds,
+        candidates,
+        lambda values, seeds, label: train_final(ctx, values, (train, val, test), epochs, seeds, label)[0],
+        lambda values: (settings_of(values), settings_summary(values)),
     )
-    plots.append(
-        plot_history(
-            records[0].history, f"{ctx.edition} {ctx.problem_id}: tuned CNN", ctx.folder / "training_curves.png"
-        )
-    )
-    chosen = {k: v for k, v in best.values.items() if not k.startswith("tuner/")}
-    return {
-        "metrics": {
-            **seed_metrics(records, goal if ctx.on_write_up_data else None),
-            "search": search,
-            "best_so_far": best_so_far(table),
-        },
-        "hyperparameters": {
-            **chosen,
-            "batch_size": BATCH_SIZE,
-            "epochs": epochs,
-            "optimizer": "Adam, cosine decay to 0",
-            "source": f"keras-tuner {search['budget']} (tuning_trials.csv)",
-            "validation": scored_on,
-        },
-        **_final_model_record(ctx, model, constraints, records, epochs, plots),
-    }

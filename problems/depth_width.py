@@ -11,11 +11,8 @@ the validation split, and the choice is written to ``search/`` before the final 
 from __future__ import annotations
 
 import json
-import statistics
 import time
 import warnings
-from dataclasses import dataclass, field
-from datetime import UTC, datetime
 from pathlib import Path
 
 from data_prep.mnist import flatten, one_hot, to_float, validation_split
@@ -28,12 +25,19 @@ from models.mlp import (
     build_sample_model,
     settings_from_values,
 )
-from problems.context import RunContext, git_commit
+from problems.context import RunContext
 from problems.report import atomic_write_text, model_summary, plot_history
+from problems.search_choice import (
+    Shipped,
+    choice_note,
+    finalist_rows,
+    record_choice,
+    reuse_note,
+    search_summary,
+)
 from training import validation_size
-from training.backend import backend_record
-from training.record import gap_against_spread, seed_metrics
-from tuning.records import SEARCH_FILE, SEARCH_FOLDER, TRIALS_FILE, read_search, search_folder
+from training.record import seed_metrics
+from tuning.records import read_search
 
 COURSE_BATCH, COURSE_EPOCHS = 32, 10  # the starter's settings, used for the baseline row
 
@@ -100,26 +104,6 @@ def _read_json(path: Path) -> dict | None:
         return None
 
 
-@dataclass
-class Shipped:
-    """The settings a run trains with and where they came from.
-
-    Attributes:
-        settings: ``models.mlp.settings_from_values`` of the chosen trial.
-        trial_id: the search trial they are (``hyperparameters.search_trial``).
-        search: the search record (``search.json``): oracle, budget, finalists, choice and why.
-        records: this run's finalist runs of the chosen settings, one per seed (``--tune`` only):
-            the final result reuses them when its seeds are the same.
-        plots: plots the search drew, relative to the report folder.
-    """
-
-    settings: dict
-    trial_id: str
-    search: dict
-    records: list = field(default_factory=list)
-    plots: list = field(default_factory=list)
-
-
 def run(ctx: RunContext, budget: str, goal: float) -> dict:
     """Train and score the MLP for ``budget`` ('2C', '2D' or '2E'), once per seed of ``ctx.seed_list``,
     with the settings its search chose (``--tune``: search and choose now)."""
@@ -149,7 +133,7 @@ def run(ctx: RunContext, budget: str, goal: float) -> dict:
     metrics["finalists"] = finalist_rows(shipped.search)
     notes = [choice_note(shipped)]
     if reuse:
-        notes.append("The final runs are the chosen finalist's runs of this search (same settings and seeds).")
+        notes.append(reuse_note())
     if baseline.get("reused"):
         notes.append(
             "The course baseline row was reused from an earlier run with the same seed, data, epochs and "
@@ -232,61 +216,13 @@ def read_shipped(budget: str) -> Shipped:
     return Shipped(settings_from_values(record["chosen"]["values"], BUDGETS[budget]), record["chosen_trial_id"], record)
 
 
-def search_summary(search: dict) -> dict:
-    """The search in a few figures, for result.json's metrics."""
-    keys = (
-        "oracle",
-        "max_trials",
-        "num_initial_points",
-        "completed",
-        "wall_seconds",
-        "trials_reused",
-        "best_trial_id",
-        "best_val_accuracy",
-        "hand_picked_trial_id",
-        "chosen_trial_id",
-        "seed",
-        "commit",
-    )
-    return {k: search.get(k) for k in keys}
-
-
-def finalist_rows(search: dict) -> list[dict]:
-    """The finalists' table: each trial's validation accuracy over the seeds (mean ± std)."""
-    return [
-        {
-            "trial": f["trial"],
-            "role": f["role"],
-            "chosen": f["trial"] == search["chosen_trial_id"],
-            "val_accuracy": f"{f['val_accuracy_mean']:.4f} ± {f['val_accuracy_std']:.4f}",
-            "seeds": ", ".join(str(r["seed"]) for r in f["per_seed"]),
-            "settings": f["summary"],
-        }
-        for f in search.get("finalists", [])
-    ]
-
-
-def choice_note(shipped: Shipped) -> str:
-    search = shipped.search
-    return (
-        f"Settings: trial {shipped.trial_id} of a {search['oracle']} search of {search['completed']} completed "
-        f"trials ({search['wall_seconds']:.0f} s on {search['workers']} worker process(es), seed {search['seed']}, "
-        f"commit {search['commit']}). {search['why']}"
-    )
-
-
 # --tune: search, compare the finalists over seeds on the validation split, record the choice.
-
-FINALIST_SEEDS = 3
 
 
 def search_and_choose(ctx: RunContext, budget: str, train, val, test, image_shape) -> Shipped:
     """Run the budget's search (``tuning.mlp_search``; spread over ``ctx.jobs`` worker processes),
-    train its best trial and the hand-picked trial with ``FINALIST_SEEDS`` seeds, choose on validation
-    accuracy, and write ``search/trials.csv``, ``search/search.json`` and ``search/best_so_far.png``
-    in the report folder. The search's best ships unless the hand-picked trial beats it by more than
-    the seed spread."""
-    from problems.report import plot_best_so_far
+    then let ``problems.search_choice`` train its best trial and the hand-picked trial over seeds,
+    choose on validation accuracy and write ``search/``."""
     from tuning.mlp_search import search_mlp
 
     started = time.perf_counter()
@@ -307,90 +243,22 @@ def search_and_choose(ctx: RunContext, budget: str, train, val, test, image_shap
         worker_timeout=ctx.worker_timeout,
         workers=ctx.search_workers,
     )
-    search_seconds = time.perf_counter() - started
-    finalists, runs = run_finalists(ctx, budget, search, (train, val, test), image_shape)
-    chosen, why = choose(finalists)
-    record = {
-        **search,
-        "seed": ctx.seed,
-        "backend": backend_record(ctx.threads),
-        "workers": ctx.jobs if ctx.search_workers else 1,
-        "wall_seconds": round(search_seconds, 1),
-        "finalist_seconds": round(sum(r.train_seconds for rs in runs.values() for r in rs), 1),
-        "commit": git_commit(),
-        "date": datetime.now(UTC).isoformat(timespec="seconds"),
-        "selection": f"validation accuracy after the full training, mean of {FINALIST_SEEDS} seeds; the test set "
-        "plays no part",
-        "finalists": finalists,
-        "chosen_trial_id": chosen["trial"],
-        "chosen": {"values": chosen["values"], "settings": chosen["settings"]},
-        "why": why,
-    }
-    folder = search_folder(ctx.folder)
-    atomic_write_text(folder / TRIALS_FILE, table.rename(columns={"score": "val_accuracy"}).to_csv(index=False))
-    title = f"{ctx.edition} {ctx.problem_id}: BayesianOptimization, best so far"
-    plot = plot_best_so_far(table, title, folder / "best_so_far.png", search["num_initial_points"])
-    atomic_write_text(folder / SEARCH_FILE, json.dumps(record, indent=2, default=str) + "\n")
-    print(f"search: chose trial {chosen['trial']}: {why}", flush=True)
-    settings = settings_from_values(chosen["values"], BUDGETS[budget])
-    return Shipped(settings, chosen["trial"], record, runs[chosen["trial"]], [f"{SEARCH_FOLDER}/{plot}"])
-
-
-def run_finalists(ctx: RunContext, budget: str, search: dict, split, image_shape) -> tuple[list[dict], dict]:
-    """Train the search's best trial and the hand-picked one (when it is another trial) with
-    ``FINALIST_SEEDS`` seeds: (finalist entries for search.json, {trial id: records})."""
+    seconds = time.perf_counter() - started
     candidates = [("search's best", search["best_trial_id"], search["best_values"])]
     if search["hand_picked_trial_id"] not in (None, search["best_trial_id"]):
         candidates.append(("hand-picked", search["hand_picked_trial_id"], HAND_PICKED[budget]))
-    seeds = [ctx.seed + k for k in range(FINALIST_SEEDS)]
-    finalists, runs = [], {}
-    for role, trial_id, values in candidates:
-        settings = settings_from_values(values, BUDGETS[budget])
-        print(f"finalist trial {trial_id} ({role}), seeds {seeds}: {settings}", flush=True)
+
+    def train_finalist(settings, seeds, label):
         epochs = ctx.epochs or settings["epochs"]
-        label = f"{ctx.problem_id} finalist {trial_id}"
-        runs[trial_id], _, _ = train_settings(ctx, budget, settings, split, epochs, image_shape, seeds, label)
-        accuracies = [r.val_accuracy for r in runs[trial_id]]
-        finalists.append(
-            {
-                "trial": trial_id,
-                "role": role,
-                "values": dict(values),
-                "settings": settings,
-                "summary": settings_summary(settings),
-                "val_accuracy_mean": statistics.fmean(accuracies),
-                "val_accuracy_std": statistics.stdev(accuracies) if len(accuracies) > 1 else 0.0,
-                "per_seed": [
-                    {
-                        "seed": r.seed,
-                        "val_accuracy": r.val_accuracy,
-                        "val_loss": r.val_loss,
-                        "train_seconds": r.train_seconds,
-                    }
-                    for r in runs[trial_id]
-                ],
-            }
-        )
-    return finalists, runs
+        return train_settings(ctx, budget, settings, (train, val, test), epochs, image_shape, seeds, label)[0]
 
+    def describe(values):
+        settings = settings_from_values(values, BUDGETS[budget])
+        return settings, settings_summary(settings)
 
-def choose(finalists: list[dict]) -> tuple[dict, str]:
-    """The finalist that ships and why: the search's best, unless the hand-picked trial's mean
-    validation accuracy is higher by more than the seed spread (the larger of the two std)."""
-    best = finalists[0]
-    if len(finalists) == 1:
-        return best, "The search's best trial is the hand-picked settings' trial, so it ships."
-    hand = finalists[1]
-    gap = hand["val_accuracy_mean"] - best["val_accuracy_mean"]
-    judged = gap_against_spread(gap, [best["val_accuracy_std"], hand["val_accuracy_std"]])
-    versus = (
-        f"on validation over {len(best['per_seed'])} seeds the hand-picked trial {hand['trial']} scored "
-        f"{hand['val_accuracy_mean']:.4f} against the search's best {best['trial']}'s {best['val_accuracy_mean']:.4f}, "
-        f"a gap of {gap:+.4f}, which {judged}"
+    return record_choice(
+        ctx, search, table, seconds, candidates, train_finalist, describe, guided_from=search["num_initial_points"]
     )
-    if gap > 0 and judged.startswith("exceeds"):
-        return hand, f"The hand-picked settings ship: {versus}."
-    return best, f"The search's best ships: {versus}."
 
 
 def settings_summary(settings: dict) -> str:

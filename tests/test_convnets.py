@@ -165,10 +165,16 @@ def test_test_as_validation_uses_the_test_set(tiny_mnist_like_dir):
 
 
 @pytest.mark.backends
-def test_cnn_problem_runs_end_to_end_into_a_fresh_output_folder(tiny_mnist_like_dir, tmp_path):
+def test_cnn_problem_runs_end_to_end_into_a_fresh_output_folder_with_the_chosen_trials_values(
+    tiny_mnist_like_dir, tmp_path
+):
     """Regression: the sweep table was written before anything had created the report folder, so a
-    run into a new --out failed after the whole sweep (the committed reports/ hid it)."""
+    run into a new --out failed after the whole sweep (the committed reports/ hid it). The model trains
+    with exactly the values of the trial the committed search chose."""
+    import json
+
     from problems.cli import main
+    from tuning.records import chosen_values
 
     out = tmp_path / "fresh" / "reports"
     args = ["--problem", "3D", "--epochs", "1", "--dataset-dir", str(tiny_mnist_like_dir), "--out", str(out)]
@@ -176,19 +182,26 @@ def test_cnn_problem_runs_end_to_end_into_a_fresh_output_folder(tiny_mnist_like_
     folder = out / tiny_mnist_like_dir.name / "2018" / "3D"
     assert (folder / "tuning_trials.csv").read_text().count("\n") == 11  # header + p = 0.1 ... 1.0
     assert {"result.json", "dropout_sweep.png", "training_curves.png"} <= {p.name for p in folder.iterdir()}
+    trial_id, values = chosen_values("3D")
+    result = json.loads((folder / "result.json").read_text())
+    used = result["hyperparameters"]
+    assert used["search_trial"] == trial_id and result["metrics"]["chosen_dropout"] == values["dropout"]
+    assert {k: used[k] for k in values if not k.startswith("tuner/")} == {
+        k: v for k, v in values.items() if not k.startswith("tuner/")
+    }
 
 
 def test_the_cnn_search_space_holds_the_hand_made_choices_and_refuses_costly_layouts():
     import keras_tuner as kt
 
-    from models.cnn import FINAL_SETTINGS, MAX_MACS_PER_IMAGE, build_cnn_hp, macs_per_image
+    from models.cnn import HAND_PICKED, MAX_MACS_PER_IMAGE, build_cnn_hp, macs_per_image
 
     # The defaults are today's final model: strided convolutions, Dropout before the classifier only.
     space = kt.HyperParameters()
     model = build_cnn_hp(space)
     assert {"downsample", "conv_dropout", "filters", "dense_units", "dropout", "learning_rate"} <= set(space.values)
     assert space.values["downsample"] == "stride" and space.values["conv_dropout"] is False
-    assert space.values["learning_rate"] == FINAL_SETTINGS["learning_rate"]
+    assert space.values == {k: v for k, v in HAND_PICKED.items() if k != "shift"}  # shift: the fit's
     assert macs_per_image(model) == 1_362_304 < MAX_MACS_PER_IMAGE  # 14*14*32*9 + 7*7*64*288 + 3136*128 + 1280
     # The layout before (stride-1 convolutions and pooling) at 32/64 filters costs 3x: refused untrained.
     costly = kt.HyperParameters()
@@ -204,14 +217,13 @@ def test_the_cnn_search_space_holds_the_hand_made_choices_and_refuses_costly_lay
 
 def test_the_cnn_search_starts_from_the_hand_picked_model(tiny_mnist_like_dir, tmp_path):
     from data_prep.mnist import load_idx_dataset
+    from models.cnn import HAND_PICKED
     from problems.cnn import prepare
-    from models.cnn import FINAL_SETTINGS
     from tuning.cnn_search import search_cnn
 
     train, val, _ = prepare(load_idx_dataset(tiny_mnist_like_dir), seed=1, test_as_validation=False)
-    _, tuner = search_cnn(train, val, 1, tmp_path, "guided", 32, trials=3, epochs=1, verbose=0)
+    _, tuner, _ = search_cnn(train, val, 1, tmp_path, "guided", 32, trials=3, epochs=1, verbose=0)
     values = [tuner.oracle.trials[t].hyperparameters.values for t in sorted(tuner.oracle.trials)]
     first = {k: v for k, v in values[0].items() if not k.startswith("tuner/")}
-    assert first == {"filters": 32, "dropout": 0.3, "learning_rate": FINAL_SETTINGS["learning_rate"],
-                     "dense_units": 128, "downsample": "stride", "conv_dropout": False, "shift": 1}  # fmt: skip
+    assert first == HAND_PICKED
     assert len(values) == 3 and all(v != values[0] for v in values[1:])  # then Hyperband's own draws

@@ -92,7 +92,7 @@ def test_the_oracle_starts_with_the_given_values_and_never_hands_out_one_over_th
 
 
 def test_the_hand_picked_finalist_ships_only_when_better_beyond_the_spread():
-    from problems.depth_width import choose
+    from problems.search_choice import choose
 
     def finalist(trial, mean, std):
         return {"trial": trial, "val_accuracy_mean": mean, "val_accuracy_std": std, "per_seed": [{}] * 3}
@@ -103,3 +103,23 @@ def test_the_hand_picked_finalist_ships_only_when_better_beyond_the_spread():
     assert best["trial"] == "00" and "hand-picked settings ship" in why
     best, why = choose([finalist("00", 0.985, 0.001)])
     assert best["trial"] == "00" and "hand-picked" in why
+
+
+def test_the_committed_cnn_search_ran_hyperband_at_the_final_epochs_from_the_hand_picked_model():
+    import pandas as pd
+
+    from models.cnn import FINAL_EPOCHS
+    from models.cnn import HAND_PICKED as CNN_HAND_PICKED
+    from tuning.records import SHIPPED_ROOT, read_search
+
+    record = read_search("3D")
+    trials = pd.read_csv(SHIPPED_ROOT / "3D" / "search" / "trials.csv", dtype={"trial": str})
+    assert record["oracle"] == "Hyperband" and record["max_epochs"] == FINAL_EPOCHS and record["factor"] == 3
+    assert len(trials) >= 40 and record["completed"] == (trials["status"] == "COMPLETED").sum()
+    first = trials[trials["trial"] == record["hand_picked_trial_id"]].iloc[0]
+    assert first["trial"] == trials["trial"].min() and first["tuner/round"] == 0
+    for name, value in CNN_HAND_PICKED.items():
+        assert first[name] == (pytest.approx(value) if name == "learning_rate" else value), name
+    chosen = trials[trials["trial"] == record["chosen_trial_id"]]
+    assert len(chosen) == 1 and chosen["status"].item() == "COMPLETED"
+    assert all(len(f["per_seed"]) == 3 for f in record["finalists"])

@@ -23,9 +23,9 @@ from pathlib import Path
 
 import keras_tuner as kt
 
-from models.cnn import FINAL_EPOCHS, ConstraintError, build_cnn_hp
+from models.cnn import FINAL_EPOCHS, HAND_PICKED, ConstraintError, build_cnn_hp
 from training import input_pipeline, steps_per_epoch, tuner_seed
-from tuning.common import WORKER_TIMEOUT, ensure_success, open_resumable, run_search
+from tuning.common import WORKER_TIMEOUT, completed_trials, ensure_success, open_resumable, role, run_search
 
 MAX_EPOCHS, FACTOR, HYPERBAND_ITERATIONS = FINAL_EPOCHS, 3, 3
 SHIFTS = [0, 1, 2]
@@ -69,7 +69,7 @@ class CNNHyperModel(kt.HyperModel):
             raise kt.errors.FailedTrialError(f"refused: {err}") from err
 
     def fit(self, hp, model, x, y, validation_data=None, **kwargs):
-        shift = hp.Choice("shift", SHIFTS, default=1)
+        shift = hp.Choice("shift", SHIFTS, default=HAND_PICKED["shift"])
         ds = input_pipeline((x, y), self.batch_size, self.seed, shift, self.input_shape[:2])
         return model.fit(ds, validation_data=validation_data, shuffle=False, **kwargs)
 
@@ -88,7 +88,7 @@ def search_cnn(
     worker_timeout: float = WORKER_TIMEOUT,
     workers: tuple[list[str], int] | None = None,
 ):
-    """Search (or resume) and return ``(best_hp, tuner)``; the caller retrains the best and tests it.
+    """Search (or resume) and return ``(best_hp, tuner, trials_reused)``; the caller retrains the best.
 
     Args:
         train, val: (x, y) with images shaped (n, h, w, 1) and one-hot labels.
@@ -120,6 +120,8 @@ def search_cnn(
         return tuner
 
     tuner = open_resumable(make_tuner, Path(directory) / project)
+    # A worker's oracle is a client with no trials; only the chief (or a single process) counts them.
+    reused = len(completed_trials(tuner)) if role() != "worker" else 0
     run_search(
         tuner,
         *train,
@@ -130,7 +132,7 @@ def search_cnn(
         workers=workers,
     )
     ensure_success(tuner)
-    return tuner.get_best_hyperparameters(1)[0], tuner
+    return tuner.get_best_hyperparameters(1)[0], tuner, reused
 
 
 def cost(tuner) -> dict:
