@@ -2,17 +2,16 @@
 
 The story of a run: carve a validation split from the training images; take the settings the CNN's
 search chose (``reports/2018/3D/search/search.json``: filters, Dense width, downsampling, where
-Dropout goes, its rate, learning rate, pixel shift); run the edition's dropout sweep on that model as
-a keras-tuner search (``tuning/dropout_sweep.py``: one trial per rate p, 1 epoch at batch size 32,
-``--repeats N`` seeded executions per trial, scored on the validation split; resumable); train the
-chosen model for 10 epochs at batch size 32 once per seed and score the test set once per seed.
-With ``--tune`` the search runs first (Hyperband, ``tuning/cnn_search.py``), its best configuration
-and the hand-picked one are compared over 3 seeds of the full training on the validation split
-(``problems/search_choice.py``), and the choice is written to ``search/``.
-
-Why the sweep does not set p: it is the problem's lesson (how p changes the first epoch), measured
-after one epoch; the shipped rate comes from the search, which trains up to the final 10 epochs and
-whose finalists are compared over seeds. The report gives both.
+Dropout goes, learning rate, pixel shift); run the edition's dropout sweep on that model as a
+keras-tuner search (``tuning/dropout_sweep.py``: one trial per rate p, 1 epoch at batch size 32,
+``--repeats N`` seeded executions per trial, scored on the validation split; resumable); pick the best
+p that keeps a Dropout layer, as the problem asks; train the model with it for 10 epochs at batch size
+32 once per seed and score the test set once per seed. With ``--tune`` the search runs first
+(Hyperband, ``tuning/cnn_search.py``), its best configuration and the hand-picked one are compared
+over 3 seeds of the full training on the validation split (``problems/search_choice.py``), and the
+choice is written to ``search/``. Every setting thus comes from a recorded search: the rate from the
+sweep (the problem's own search), the rest from Hyperband; the report gives the rate Hyperband's
+trial had beside the sweep's.
 
 What p = 1.0 means: Keras 2.1.3 (the 2018 stack) applied dropout only when 0 < rate < 1, so the
 write-up's p = 1.0 silently trained with no dropout at all (hence its 0.985, like p = 0). Keras 3.15
@@ -159,21 +158,21 @@ def choose_rate(rows: list[dict]) -> float:
     return max((r for r in rows if 0 < r["p"] < 1), key=lambda r: r["val_accuracy"])["p"]
 
 
-def sweep_note(rows: list[dict], chosen: float, shipped: float) -> str:
-    """The sweep's best rate against the runner-up (whether the gap exceeds the spread over the repeats),
-    and the rate that ships."""
+def sweep_note(rows: list[dict], chosen: float, searched: float) -> str:
+    """The chosen rate against the runner-up (whether the gap exceeds the spread over the repeats), and
+    the rate the Hyperband trial had."""
     candidates = sorted((r for r in rows if 0 < r["p"] < 1), key=lambda r: -r["val_accuracy"])
+    also = f" The search's chosen trial had p = {searched}; its other settings are the model's."
     if len(candidates) < 2:
-        return f"p = {chosen} was the sweep's only candidate; the final model trains with the search's p = {shipped}."
+        return f"p = {chosen} was the only candidate.{also}"
     best, second = candidates[0], candidates[1]
     repeats = best.get("runs", 1)
     spreads = [r["val_accuracy_std"] if repeats > 1 else None for r in (best, second)]
     gap = best["val_accuracy"] - second["val_accuracy"]
     return (
-        f"The sweep's best p = {chosen}: validation accuracy {best['val_accuracy']:.4f} after the sweep's epoch "
-        f"against {second['val_accuracy']:.4f} for the runner-up p = {second['p']} ({repeats} seed(s) a point): a gap "
-        f"of {gap:+.4f}, which {gap_against_spread(gap, spreads)}. The final model trains with the search's p = "
-        f"{shipped} (chosen after up to the full 10 epochs and compared over seeds), not the sweep's one-epoch pick."
+        f"Chosen p = {chosen}: validation accuracy {best['val_accuracy']:.4f} after the sweep's epoch against "
+        f"{second['val_accuracy']:.4f} for the runner-up p = {second['p']} ({repeats} seed(s) a point): a gap of "
+        f"{gap:+.4f}, which {gap_against_spread(gap, spreads)}.{also}"
     )
 
 
@@ -240,42 +239,44 @@ def run(ctx: RunContext, goal: float) -> dict:
     rows = sweep(ctx, train, val, rates, sweep_epochs, values)
     print(f"{RELEASE} the sweep is done; the final model trains in this process alone", flush=True)
     write_sweep_table(rows, ctx.folder / "tuning_trials.csv")
-    sweep_best = choose_rate(rows)
-    print(f"the sweep's best p = {sweep_best}; the final model keeps the search's p = {values['dropout']}")
+    chosen = choose_rate(rows)
+    print(f"chosen p = {chosen} (best validation accuracy among 0 < p < 1; the search's trial had {values['dropout']})")
+    final = {**values, "dropout": chosen}
     plots = list(shipped.plots)
     title = f"{ctx.edition} {ctx.problem_id}: dropout sweep ({ctx.repeats} seed(s) a point)"
     plots.append(plot_sweep(rows, title, ctx.folder / "dropout_sweep.png"))
 
-    reuse = [r.seed for r in shipped.records[: ctx.seeds]] == ctx.seed_list
-    if reuse:  # the chosen finalist's runs are this run's: same settings, data and seeds
+    # The chosen finalist's runs are this run's when the sweep kept its rate: same settings, data and seeds.
+    reuse = final == values and [r.seed for r in shipped.records[: ctx.seeds]] == ctx.seed_list
+    if reuse:
         records = shipped.records[: ctx.seeds]
-        model = build_for(values["dropout"], train, values)
+        model = build_for(chosen, train, final)
         constraints = check_cnn_constraints(model)
     else:
-        records, model, constraints = train_final(ctx, values, (train, val, test), epochs)
-    title = f"{ctx.edition} {ctx.problem_id}: final CNN, p = {values['dropout']} (seed {ctx.seed})"
+        records, model, constraints = train_final(ctx, final, (train, val, test), epochs)
+    title = f"{ctx.edition} {ctx.problem_id}: final CNN, p = {chosen} (seed {ctx.seed})"
     plots.append(plot_history(records[0].history, title, ctx.folder / "training_curves.png"))
     metrics = seed_metrics(records, goal if ctx.on_write_up_data else None)  # an MNIST goal: none on other data
     metrics.update(
-        chosen_dropout=values["dropout"],
-        sweep_best_dropout=sweep_best,
+        chosen_dropout=chosen,
         sweep=rows,
         search=search_summary(shipped.search),
         finalists=finalist_rows(shipped.search),
     )
-    notes = [choice_note(shipped), sweep_note(rows, sweep_best, values["dropout"]), P_ONE_MEANING]
+    notes = [choice_note(shipped), sweep_note(rows, chosen, values["dropout"]), P_ONE_MEANING]
     if reuse:
         notes.append(reuse_note())
     return {
         "metrics": metrics,
         "hyperparameters": {
-            **values,
+            **final,
             "batch_size": BATCH_SIZE,
             "epochs": epochs,
             "optimizer": "Adam, cosine decay to 0",
             "search_trial": shipped.trial_id,
+            "search_dropout": values["dropout"],
             "source": f"trial {shipped.trial_id} of the keras-tuner search in reports/2018/{SEARCH_KEY}/search/ "
-            "(search.json: chosen_trial_id)",
+            "(search.json: chosen_trial_id), with the dropout sweep's rate",
             "sweep_epochs": sweep_epochs,
             "sweep_rates": rates,
             "repeats": ctx.repeats,

@@ -46,7 +46,7 @@ def test_three_seeds_give_three_per_seed_rows_a_mean_and_a_spread(tiny_idx_dir, 
     assert "±" in (out / tiny_idx_dir.name / "2018" / "summary.md").read_text()
 
 
-def test_the_sweeps_best_rate_is_set_against_the_runner_up_and_its_spread():
+def test_the_chosen_dropout_rate_is_set_against_the_runner_up_and_its_spread():
     from problems.cnn import sweep_note
 
     rows = [
@@ -54,8 +54,8 @@ def test_the_sweeps_best_rate_is_set_against_the_runner_up_and_its_spread():
         {"p": 0.2, "val_accuracy": 0.980, "val_accuracy_std": 0.001, "runs": 3},
         {"p": 1.0, "val_accuracy": 0.990, "val_accuracy_std": 0.0, "runs": 3},  # no Dropout layer: not a candidate
     ]
-    note = sweep_note(rows, 0.1, shipped=0.3)
+    note = sweep_note(rows, 0.1, searched=0.3)
     assert "runner-up p = 0.2" in note and "+0.0010" in note and "within the seed spread (0.0020)" in note
-    assert "the search's p = 0.3" in note
+    assert "search's chosen trial had p = 0.3" in note
     one_seed = [dict(r, runs=1) for r in rows]
-    assert "no seed spread was measured" in sweep_note(one_seed, 0.1, shipped=0.3)
+    assert "no seed spread was measured" in sweep_note(one_seed, 0.1, searched=0.3)
