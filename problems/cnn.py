@@ -326,13 +326,13 @@ def search_and_choose(ctx: RunContext, train, val, test, epochs: int) -> Shipped
     ``epochs`` with 3 seeds each and compared on validation (``problems.search_choice``)."""
     import time
 
-    from tuning.cnn_search import FACTOR, MAX_EPOCHS, cost, search_cnn
+    from tuning.cnn_search import FACTOR, HYPERBAND_ITERATIONS, MAX_EPOCHS, cost, search_cnn
     from tuning.common import completed_trials, describe_search, trials_table
 
     max_epochs = ctx.epochs or MAX_EPOCHS
-    project = (
-        f"cnn_{ctx.edition}_{ctx.problem_id}_seed{ctx.seed}_e{max_epochs}_t{ctx.trials or 0}_{data_key(*train, *val)}"
-    )
+    # Everything that sets the budget is in the name: keras-tuner restores a project's own budget.
+    budget = f"e{max_epochs}_t{ctx.trials}" if ctx.trials else f"e{max_epochs}_i{HYPERBAND_ITERATIONS}"
+    project = f"cnn_{ctx.edition}_{ctx.problem_id}_seed{ctx.seed}_{budget}_{data_key(*train, *val)}"
     started = time.perf_counter()
     best, tuner, reused = search_cnn(
         train,
