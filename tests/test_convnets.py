@@ -227,3 +227,33 @@ def test_the_cnn_search_starts_from_the_hand_picked_model(tiny_mnist_like_dir, t
     first = {k: v for k, v in values[0].items() if not k.startswith("tuner/")}
     assert first == HAND_PICKED
     assert len(values) == 3 and all(v != values[0] for v in values[1:])  # then Hyperband's own draws
+
+
+def test_the_cnn_search_never_hands_out_a_model_that_breaks_the_rules(tmp_path):
+    # Refused trials block Hyperband's promotions (they never complete): the oracle draws again.
+    import keras_tuner as kt
+
+    from models.cnn import HAND_PICKED
+    from tuning.cnn_search import CNNHyperModel, GuidedHyperbandOracle
+
+    hypermodel = CNNHyperModel((28, 28, 1), 10, decay_steps=10, seed=1, batch_size=32)
+    assert hypermodel.feasible(HAND_PICKED) and not hypermodel.feasible({**HAND_PICKED, "filters": 64})
+    space = kt.HyperParameters()
+    hypermodel.build(space)  # the space, as keras-tuner populates it
+    oracle = GuidedHyperbandOracle(
+        objective=kt.Objective("val_accuracy", "max"), max_epochs=10, factor=3, seed=1,
+        hyperparameters=space, feasible=hypermodel.feasible,
+    )  # fmt: skip
+    oracle._set_project_dir(str(tmp_path), "guided")
+    handed = []
+    for _ in range(12):
+        trial = oracle.create_trial("tuner0")
+        handed.append({k: v for k, v in trial.hyperparameters.values.items() if not k.startswith("tuner/")})
+        oracle.update_trial(trial.trial_id, {"val_accuracy": 0.5})
+        trial.status = "COMPLETED"
+        oracle.end_trial(trial)
+    assert handed[0] == {k: v for k, v in HAND_PICKED.items() if k != "shift"}
+    assert all(hypermodel.feasible(values) for values in handed)
+    plain = kt.oracles.HyperbandOracle(objective="val_accuracy", max_epochs=10, factor=3, seed=1, hyperparameters=space)
+    draws = [plain._random_values() for _ in range(12)]
+    assert not all(hypermodel.feasible(values) for values in draws)  # the space does hold refused models

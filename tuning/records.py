@@ -3,7 +3,8 @@
 
 ``search.json`` says which oracle ran with which budget, seed, backend and commit, how long it took,
 the best trial, the finalists compared over seeds and the trial chosen to ship (``chosen_trial_id``)
-and why. The MLPs train with the chosen trial's values on every run (``chosen_values``). This module
+and why. The MLPs and the CNN train with the chosen trial's values on every run (``chosen_values``;
+the CNN takes its dropout rate from its sweep). This module
 imports neither Keras nor keras-tuner: a plain run reads its settings without starting a search.
 """
 
@@ -16,7 +17,7 @@ from tuning import TuningError
 
 SEARCH_FOLDER, SEARCH_FILE, TRIALS_FILE = "search", "search.json", "trials.csv"
 REPO_ROOT = Path(__file__).resolve().parent.parent
-# The searches that ship: the 2018 numbering's folders (2023 3B-3D are the same budgets).
+# The searches that ship: the 2018 numbering's folders (2023 3B-3D and 4F are the same problems).
 SHIPPED_ROOT = REPO_ROOT / "reports" / "2018"
 
 
@@ -29,7 +30,7 @@ def search_folder(problem_folder: Path) -> Path:
 
 
 def read_search(key: str, root: Path | None = None) -> dict:
-    """The search record of budget ``key`` ('2C', '2D', '2E') under ``root`` (default ``SHIPPED_ROOT``)."""
+    """The search record of ``key`` ('2C', '2D', '2E' or '3D') under ``root`` (default ``SHIPPED_ROOT``)."""
     path = search_folder(Path(root or SHIPPED_ROOT) / key) / SEARCH_FILE
     try:
         record = json.loads(path.read_text())
