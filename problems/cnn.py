@@ -34,14 +34,7 @@ from models.cnn import (
 from problems.context import RunContext
 from problems.parallel import RELEASE
 from problems.report import atomic_write_text, model_summary, plot_history, pyplot, save_figure
-from problems.search_choice import (
-    Shipped,
-    choice_note,
-    finalist_rows,
-    record_choice,
-    reuse_note,
-    search_summary,
-)
+from problems.search_choice import Shipped, choice_note, finalist_rows, record_choice, reuse_note, search_summary
 from training import fit, steps_per_epoch, validation_size
 from training.record import gap_against_spread, seed_metrics
 from tuning.common import data_key

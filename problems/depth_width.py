@@ -27,14 +27,7 @@ from models.mlp import (
 )
 from problems.context import RunContext
 from problems.report import atomic_write_text, model_summary, plot_history
-from problems.search_choice import (
-    Shipped,
-    choice_note,
-    finalist_rows,
-    record_choice,
-    reuse_note,
-    search_summary,
-)
+from problems.search_choice import Shipped, choice_note, finalist_rows, record_choice, reuse_note, search_summary
 from training import validation_size
 from training.record import seed_metrics
 from tuning.records import read_search
