@@ -134,7 +134,9 @@ def sweep(ctx: RunContext, train, val, rates, epochs: int, values: dict) -> list
         tensorboard=ctx.tensorboard_dir("dropout_sweep"),
         verbose=ctx.verbose,
         worker_timeout=ctx.worker_timeout,
-        workers=ctx.search_workers,
+        # A worker replays the run from its start, so in a --tune run it would join the Hyperband
+        # search (whose chief is gone) instead of this sweep: there the sweep runs in this process.
+        workers=None if ctx.tune else ctx.search_workers,
     )
     for row in rows:
         print(

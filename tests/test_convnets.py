@@ -257,3 +257,30 @@ def test_the_cnn_search_never_hands_out_a_model_that_breaks_the_rules(tmp_path):
     plain = kt.oracles.HyperbandOracle(objective="val_accuracy", max_epochs=10, factor=3, seed=1, hyperparameters=space)
     draws = [plain._random_values() for _ in range(12)]
     assert not all(hypermodel.feasible(values) for values in draws)  # the space does hold refused models
+
+
+@pytest.mark.parametrize("tune", [False, True])
+def test_the_sweep_spreads_over_workers_except_after_a_search_in_the_same_run(monkeypatch, tune, tmp_path):
+    # A worker replays the run from its start: after --tune's Hyperband search it would join that
+    # search's oracle instead of the sweep's (found at budget: the sweep's trials got CNN values).
+    import numpy as np
+
+    import problems.cnn as cnn
+    import tuning.dropout_sweep
+    from models.cnn import HAND_PICKED
+
+    seen = {}
+
+    def fake_sweep_search(rates, **kwargs):
+        seen.update(kwargs)
+        return []
+
+    monkeypatch.setattr(tuning.dropout_sweep, "sweep_search", fake_sweep_search)
+    ctx = cnn.RunContext.__new__(cnn.RunContext)
+    ctx.__dict__.update(
+        edition="2018", problem_id="3D", seed=1, repeats=1, tuner_dir=tmp_path, tensorboard=None, verbose=0,
+        worker_timeout=60, jobs=2, worker_argv=["main.py"], tune=tune,
+    )  # fmt: skip
+    split = (np.zeros((4, 28, 28, 1), "float32"), np.eye(10, dtype="float32")[:4])
+    cnn.sweep(ctx, split, split, [0.1], 1, HAND_PICKED)
+    assert seen["workers"] == (None if tune else (["main.py"], 2))
