@@ -125,12 +125,13 @@ def test_keras3_rate_one_drops_everything_which_is_why_p1_is_defined():
 
 def test_sweep_repeats_give_mean_and_spread(tiny_mnist_like_dir, tmp_path):
     from data_prep.mnist import load_idx_dataset
+    from models.cnn import HAND_PICKED
     from problems.cnn import prepare, sweep
     from problems.context import RunContext
 
     train, val, _ = prepare(load_idx_dataset(tiny_mnist_like_dir), seed=1, test_as_validation=False)
     ctx = RunContext("2018", "3D", seed=3, repeats=2, out_dir=tmp_path, tuner_dir=tmp_path / "runs", verbose=0)
-    rows = sweep(ctx, train, val, [0.5, 1.0], epochs=1)
+    rows = sweep(ctx, train, val, [0.5, 1.0], epochs=1, values=HAND_PICKED)
     assert [r["p"] for r in rows] == [0.5, 1.0] and all(r["runs"] == 2 for r in rows)
     assert [r["dropout_layer"] for r in rows] == [True, False]
     # Two repeats are two seeds, so two different models: a spread of exactly 0 would mean one model twice.
