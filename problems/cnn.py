@@ -322,14 +322,14 @@ def search_and_choose(ctx: RunContext, train, val, test, epochs: int) -> Shipped
     import time
 
     from tuning.cnn_search import FACTOR, HYPERBAND_ITERATIONS, MAX_EPOCHS, cost, search_cnn
-    from tuning.common import completed_trials, describe_search, trials_table
+    from tuning.common import describe_search, trials_table
 
     max_epochs = ctx.epochs or MAX_EPOCHS
     # Everything that sets the budget is in the name: keras-tuner restores a project's own budget.
     budget = f"e{max_epochs}_t{ctx.trials}" if ctx.trials else f"e{max_epochs}_i{HYPERBAND_ITERATIONS}"
     project = f"cnn_{ctx.edition}_{ctx.problem_id}_seed{ctx.seed}_{budget}_{data_key(*train, *val)}"
     started = time.perf_counter()
-    best, tuner, reused = search_cnn(
+    _, tuner, reused = search_cnn(
         train,
         val,
         ctx.seed,
@@ -356,14 +356,15 @@ def search_and_choose(ctx: RunContext, train, val, test, epochs: int) -> Shipped
         + (f", at most {ctx.trials} trials" if ctx.trials else "")
         + f": {spent['fits']} fits, {spent['epochs']} epochs trained on the validation split; the first "
         "configuration is the hand-picked one",
-        "completed": len(completed_trials(tuner)),
+        "completed": spent["fits"],
         "trials_reused": reused,
         "best_trial_id": best_trial.trial_id,
-        "best_values": settings_of(best.values),
+        "best_values": settings_of(best_trial.hyperparameters.values),
         "best_val_accuracy": float(best_trial.score),
         "hand_picked_trial_id": first,
     }
-    print(f"search: {search['budget']}; best validation accuracy {search['best_val_accuracy']:.4f}: {best.values}")
+    best = search["best_values"]
+    print(f"search: {search['budget']}; best validation accuracy {search['best_val_accuracy']:.4f}: {best}")
     candidates = [("search's best", best_trial.trial_id, search["best_values"])]
     if search["best_values"] != HAND_PICKED:
         candidates.append(("hand-picked", first, dict(HAND_PICKED)))

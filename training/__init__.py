@@ -2,8 +2,8 @@
 
 Seeding, the input pipelines (tf.data here, numpy in ``pipeline.py``; optional pixel shifts),
 fitting and the optimizer every trained model uses; the backend in ``backend.py``; one
-train-and-score path and its record in ``record.py``. Nothing here imports ``problems`` or
-``tuning``: they sit on top of it.
+train-and-score path and its record in ``record.py``; files written whole in ``files.py``.
+Nothing here imports ``problems`` or ``tuning``: they sit on top of it.
 """
 
 from __future__ import annotations

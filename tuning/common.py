@@ -15,6 +15,7 @@ from pathlib import Path
 import keras_tuner as kt
 from keras_tuner.src import utils as kt_utils
 
+from training.files import atomic_write_text
 from tuning import CHIEF_PID_ENV, WORKER_TIMEOUT, TuningError  # noqa: F401  (re-exported: the searches import them)
 
 _POLL_SECONDS = 0.5
@@ -49,8 +50,6 @@ def _save_json_atomically(path, obj) -> str:
     writing on every trial's start and end meets easily, left the file empty, and the rerun had to set
     the whole folder aside and start over (found by the chief-kill test in CI). Now a killed run leaves
     the old file or the new one."""
-    from problems.report import atomic_write_text
-
     text = json.dumps(obj)
     atomic_write_text(path, text)
     return text
