@@ -67,9 +67,16 @@ def _compile(model: keras.Model, optimizer) -> keras.Model:
     return model
 
 
+def _dropout_2018(rate: float) -> list:
+    """Dropout at ``rate`` as Keras 2.1.3 (the 2018 stack) applied it: only when 0 < rate < 1, so a
+    rate of 1.0 meant no dropout at all (Keras 3's Dropout(1.0) would zero every activation)."""
+    return [layers.Dropout(rate)] if 0 < rate < 1 else []
+
+
 def build_starter_cnn(dropout: float = 0.2) -> keras.Model:
-    """The course's starter: twice [Conv2D(8, 3x3, same), BN, ReLU, MaxPool 2x2, Dropout(0.2)], then
-    Flatten, Dense(64) ReLU, Dense(10) softmax; Adam. Measured here: about 0.989 after 10 epochs."""
+    """The course's 2018 starter: twice [Conv2D(8, 3x3, same), BN, ReLU, MaxPool 2x2, Dropout(p)],
+    then Flatten, Dense(64) ReLU, Dense(10) softmax; Adam with Keras' defaults. p = 1.0 (or 0) builds
+    no Dropout layer, as Keras 2.1.3 applied it (``_dropout_2018``)."""
     model = keras.Sequential(name="starter_cnn")
     model.add(keras.Input((28, 28, 1)))
     for _ in range(2):
@@ -77,11 +84,94 @@ def build_starter_cnn(dropout: float = 0.2) -> keras.Model:
         model.add(layers.BatchNormalization())
         model.add(layers.ReLU())
         model.add(layers.MaxPooling2D(2))
-        model.add(layers.Dropout(dropout))
+        for layer in _dropout_2018(dropout):
+            model.add(layer)
     model.add(layers.Flatten())
     model.add(layers.Dense(64, activation="relu"))
     model.add(layers.Dense(10, activation="softmax"))
     return _compile(model, keras.optimizers.Adam())
+
+
+# The 2023 edition ran PyTorch 1.13. Its layers start from PyTorch's default initialisation, which
+# Keras can state exactly: weights uniform in +-1/sqrt(fan_in) (kaiming_uniform with a = sqrt(5),
+# i.e. VarianceScaling(1/3, fan_in, uniform)) and biases uniform in the same bounds.
+TORCH_RMSPROP = {"learning_rate": 0.01, "rho": 0.99, "epsilon": 1e-8}  # torch.optim.RMSprop's defaults
+
+
+def _torch_init(fan_in: int) -> dict:
+    bound = fan_in**-0.5
+    return {
+        "kernel_initializer": keras.initializers.VarianceScaling(1 / 3, "fan_in", "uniform"),
+        "bias_initializer": keras.initializers.RandomUniform(-bound, bound),
+    }
+
+
+def _torch_conv(channels_in: int, channels_out: int, **kwargs) -> layers.Conv2D:
+    return layers.Conv2D(channels_out, 3, **_torch_init(channels_in * 9), **kwargs)
+
+
+def _torch_linear(features_in: int, features_out: int, **kwargs) -> layers.Dense:
+    return layers.Dense(features_out, **_torch_init(features_in), **kwargs)
+
+
+def _compile_torch(model: keras.Model, learning_rate: float) -> keras.Model:
+    """PyTorch's cross-entropy on logits and ``optim.RMSprop`` with its defaults (Keras puts epsilon
+    inside the square root, PyTorch outside: the two differ only where the squared-gradient average
+    is below about 1e-8)."""
+    model.compile(
+        optimizer=keras.optimizers.RMSprop(**{**TORCH_RMSPROP, "learning_rate": learning_rate}),
+        loss=keras.losses.CategoricalCrossentropy(from_logits=True),
+        metrics=["accuracy"],
+        steps_per_execution=STEPS_PER_EXECUTION,
+    )
+    return model
+
+
+def build_starter_2023(dropout: float = 0.5, learning_rate: float = TORCH_RMSPROP["learning_rate"]) -> keras.Model:
+    """The 2023 edition's starter, the course's PyTorch notebook: Conv2d(1, 8, 3), ReLU, MaxPool2d(2),
+    Dropout(p), Conv2d(8, 8, 3), ReLU, MaxPool2d(2), Dropout(p), Flatten, Linear(200, 64), ReLU,
+    Linear(64, 10) on logits; RMSprop with PyTorch's defaults (lr 0.01): 14,178 parameters. PyTorch's
+    Dropout(0.0) is the identity, like Keras'. ``learning_rate`` 0 gives a network that never updates."""
+    model = keras.Sequential(
+        [
+            keras.Input((28, 28, 1)),
+            _torch_conv(1, 8, activation="relu"),
+            layers.MaxPooling2D(2),
+            layers.Dropout(dropout),
+            _torch_conv(8, 8, activation="relu"),
+            layers.MaxPooling2D(2),
+            layers.Dropout(dropout),
+            layers.Flatten(),
+            _torch_linear(200, 64, activation="relu"),
+            _torch_linear(64, 10),
+        ],
+        name="starter_2023",
+    )
+    return _compile_torch(model, learning_rate)
+
+
+def build_cnn_2023_final(dropout: float = 0.5, learning_rate: float = TORCH_RMSPROP["learning_rate"]) -> keras.Model:
+    """The 2023 write-up's final model as its text describes it: two convolution layers with the
+    channels doubling, then BatchNormalization and Dropout "in the transition" before one linear layer.
+    Choices the text leaves open, taken from the starter it grew out of: 3x3 kernels without padding,
+    ReLU and 2x2 max pooling after each convolution, channels 16 then 32, Dropout 0.5 (the starter's
+    rate), RMSprop with PyTorch's defaults (``learning_rate`` 0: never updates): 12,874 trainable parameters (PyTorch's count), 12,938 with
+    BatchNormalization's moving statistics (Keras')."""
+    model = keras.Sequential(
+        [
+            keras.Input((28, 28, 1)),
+            _torch_conv(1, 16, activation="relu"),
+            layers.MaxPooling2D(2),
+            _torch_conv(16, 32, activation="relu"),
+            layers.MaxPooling2D(2),
+            layers.BatchNormalization(epsilon=1e-5, momentum=0.9),  # PyTorch's BatchNorm2d defaults
+            layers.Dropout(dropout),
+            layers.Flatten(),
+            _torch_linear(800, 10),
+        ],
+        name="cnn_2023_final",
+    )
+    return _compile_torch(model, learning_rate)
 
 
 def build_cnn_2018_final(dropout: float = 0.5) -> keras.Model:

@@ -81,6 +81,12 @@ def build_parser() -> argparse.ArgumentParser:
     )
     parser.add_argument("--repeats", type=int, default=1, help="seeds per dropout-sweep point (3D/4F; default 1)")
     parser.add_argument(
+        "--replays",
+        action="store_true",
+        help="also train the write-ups' models with their own settings and the starter's dropout sweep, under "
+        "the same seeds, beside ours (3D/4F; the committed reports use it; default off)",
+    )
+    parser.add_argument(
         "--test-as-validation",
         action="store_true",
         help="reproduce the starter notebook: pass the test set as validation data (3D/4F; default off)",
@@ -289,6 +295,7 @@ def run_context(args, pid: str, data_dir, dataset_dir):
         covid_csv=Path(args.covid_csv) if args.covid_csv else None,
         repeats=args.repeats,
         test_as_validation=args.test_as_validation,
+        replays=args.replays,
         out_dir=Path(args.out),
         tune=args.tune,
         trials=args.trials,

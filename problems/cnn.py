@@ -33,6 +33,8 @@ from models.cnn import (
 )
 from problems.context import RunContext
 from problems.parallel import RELEASE
+from problems.registry import lookup
+from problems.replays import replay_problem
 from problems.report import atomic_write_text, model_summary, plot_history, pyplot, save_figure
 from problems.search_choice import Shipped, choice_note, finalist_rows, record_choice, reuse_note, search_summary
 from training import fit, steps_per_epoch, validation_size
@@ -189,28 +191,39 @@ def write_sweep_table(rows, path) -> None:
     atomic_write_text(path, pd.DataFrame(rows).sort_values("p").to_csv(index=False))
 
 
-def plot_sweep(rows, title: str, path) -> str:
+def plot_sweep(rows, title: str, path, replayed: dict | None = None, write_up: dict | None = None) -> str:
+    """Accuracy and loss after the sweep's epoch against p: our model's sweep (validation split), the
+    replayed sweeps (``replayed``: role -> ``problems.replays.run_sweep`` entry; test set) with their seed
+    spread, and the write-up's reported accuracies (``write_up``: p -> accuracy)."""
     plt = pyplot()
 
-    ps = [r["p"] for r in rows]
-    fig, (ax_acc, ax_loss) = plt.subplots(1, 2, figsize=(10, 3.6))
-    ax_acc.errorbar(
-        ps, [r["val_accuracy"] for r in rows], yerr=[r["val_accuracy_std"] for r in rows], marker="o", capsize=3
-    )
-    ax_loss.errorbar(
-        ps,
-        [r["val_loss"] for r in rows],
-        yerr=[r["val_loss_std"] for r in rows],
-        marker="o",
-        capsize=3,
-        color="tab:red",
-    )
+    fig, (ax_acc, ax_loss) = plt.subplots(1, 2, figsize=(11, 4))
+    curves = [("our model (validation split)", rows, "val", "tab:blue")]
+    colours = iter(["tab:orange", "tab:gray", "tab:green", "tab:purple"])
+    for role, replay in (replayed or {}).items():
+        label = "the edition's starter, trained" if role == "starter" else role
+        curves.append((f"{label} (test set)", replay["sweep"], "test", next(colours)))
+    for label, points, kind, colour in curves:
+        ps = [r["p"] for r in points]
+        for ax, figure in ((ax_acc, "accuracy"), (ax_loss, "loss")):
+            spread = [r[f"{kind}_{figure}_std"] or 0.0 for r in points]
+            ax.errorbar(ps, [r[f"{kind}_{figure}"] for r in points], yerr=spread, marker="o", capsize=3,
+                        color=colour, label=label)  # fmt: skip
+    if write_up:
+        ax_acc.plot(list(write_up), list(write_up.values()), "kx", markersize=8, label="the write-up's reported")
     ax_acc.set(xlabel="dropout rate p", ylabel="accuracy", title="accuracy after 1 epoch")
     ax_loss.set(xlabel="dropout rate p", ylabel="cross-entropy", title="loss after 1 epoch")
     for ax in (ax_acc, ax_loss):
         ax.grid(alpha=0.3)
+    ax_acc.legend(fontsize=7)
     fig.suptitle(title)
     return save_figure(fig, path)
+
+
+def write_up_sweep(reported: dict) -> dict | None:
+    """The write-up's reported sweep accuracies, p -> accuracy (test set 2018, validation 2023)."""
+    found = reported.get("sweep_test_accuracy") or reported.get("sweep_val_accuracy")
+    return found if isinstance(found, dict) else None
 
 
 def run(ctx: RunContext, goal: float) -> dict:
@@ -238,8 +251,6 @@ def run(ctx: RunContext, goal: float) -> dict:
     print(f"chosen p = {chosen} (best validation accuracy among 0 < p < 1; the search's trial had {values['dropout']})")
     final = {**values, "dropout": chosen}
     plots = list(shipped.plots)
-    title = f"{ctx.edition} {ctx.problem_id}: dropout sweep ({ctx.repeats} seed(s) a point)"
-    plots.append(plot_sweep(rows, title, ctx.folder / "dropout_sweep.png"))
 
     # The chosen finalist's runs are this run's when the sweep kept its rate: same settings, data and seeds.
     reuse = final == values and [r.seed for r in shipped.records[: ctx.seeds]] == ctx.seed_list
@@ -261,6 +272,15 @@ def run(ctx: RunContext, goal: float) -> dict:
     notes = [choice_note(shipped), sweep_note(rows, chosen, values["dropout"]), P_ONE_MEANING]
     if reuse:
         notes.append(reuse_note())
+    reported = lookup(ctx.edition, ctx.problem_id).reported.get(ctx.edition, {}) if ctx.on_write_up_data else {}
+    # The write-ups' models are MNIST's: on another data set there is nothing to replay them against.
+    replayed = replay_problem(ctx, metrics, reported, rates, ctx.epochs) if ctx.replays and reported else None
+    if replayed:
+        metrics.update(replayed["tables"])
+        notes += replayed["notes"]
+    title = f"{ctx.edition} {ctx.problem_id}: dropout sweep ({ctx.repeats} seed(s) a point)"
+    sweeps = replayed["sweeps"] if replayed else None
+    plots.append(plot_sweep(rows, title, ctx.folder / "dropout_sweep.png", sweeps, write_up_sweep(reported)))
     return {
         "metrics": metrics,
         "hyperparameters": {
@@ -288,6 +308,7 @@ def run(ctx: RunContext, goal: float) -> dict:
         "epochs": epochs,
         "plots": plots,
         "data": ctx.mnist_description,
+        **({"replays": replayed["replays"]} if replayed else {}),
     }
 
 

@@ -37,6 +37,8 @@ class RunContext:
         tuner_dir: where keras-tuner keeps its trials (resumable).
         repeats: seeds per dropout-sweep point (3D/4F).
         test_as_validation: pass the test set as validation data, as the starter notebook did (3D/4F).
+        replays: also train the write-ups' models and the starter's sweep beside ours (3D/4F;
+            ``problems.replays``).
         verbose: Keras verbosity (2 = one line per epoch).
         tensorboard: a folder for Keras TensorBoard logs of every training run and search, or None.
         worker_timeout: seconds a distributed search's chief waits for a silent worker.
@@ -62,6 +64,7 @@ class RunContext:
     tuner_dir: Path = REPO_ROOT / "tuner_runs"
     repeats: int = 1
     test_as_validation: bool = False
+    replays: bool = False
     verbose: int = 2
     tensorboard: Path | None = None
     worker_timeout: float = WORKER_TIMEOUT

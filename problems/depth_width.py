@@ -2,8 +2,9 @@
 
 The story of a run: flatten and scale the images, carve a validation split from the training set,
 take the settings the budget's search chose (``reports/2018/<id>/search/search.json``), train the
-budget's MLP with its validation curve once per seed, score the test set once per seed, and train the
-course's sample model as a baseline row. With ``--tune`` the search runs first (BayesianOptimization,
+budget's MLP with its validation curve once per seed, score the test set once per seed, and replay the
+course's sample model with the course's settings under the same seeds, beside the write-up's figure
+(``problems.replays.comparison_rows``). With ``--tune`` the search runs first (BayesianOptimization,
 ``tuning/mlp_search.py``), its best trial and the hand-picked settings are compared over 3 seeds on
 the validation split, and the choice is written to ``search/`` before the final training.
 """
@@ -26,13 +27,15 @@ from models.mlp import (
     settings_from_values,
 )
 from problems.context import RunContext
+from problems.registry import lookup
+from problems.replays import comparison_rows, summarise
 from problems.report import atomic_write_text, model_summary, plot_history
 from problems.search_choice import Shipped, choice_note, finalist_rows, record_choice, reuse_note, search_summary
 from training import validation_size
 from training.record import seed_metrics
 from tuning.records import read_search
 
-COURSE_BATCH, COURSE_EPOCHS = 32, 10  # the starter's settings, used for the baseline row
+COURSE_BATCH, COURSE_EPOCHS = 32, 10  # the starter's settings, used for the course sample's replay
 
 
 def prepare(mnist, seed: int):
@@ -46,9 +49,9 @@ def prepare(mnist, seed: int):
     return fit_split, val_split, (x_test, y_test), x_train.shape[1:]
 
 
-# The baseline row is the same for the three budgets (same model, data, seed and epochs): trained once
-# and kept as a file beside the search trials, so `--problem all` pays for it once instead of three
-# times, even with the budgets in separate processes (--jobs). A reused row says so in the report.
+# The course sample's run is the same for the three budgets (same model, data, seed and epochs): trained
+# once per seed and kept as a file beside the search trials, so `--problem all` pays for it once instead
+# of three times, even with the budgets in separate processes (--jobs). A reused run says so in the report.
 
 
 def course_baseline(
@@ -90,6 +93,27 @@ def course_baseline(
     return baseline
 
 
+def course_replay(ctx: RunContext, split, epochs: int) -> dict:
+    """The course's sample model (``course_baseline``) once per seed of the run: result.json's entry."""
+    per_seed, reused = [], []
+    for seed in ctx.seed_list:
+        run = course_baseline(*split, seed, epochs, ctx.tuner_dir, ctx.threads)
+        per_seed.append({"seed": seed, **{k: run[k] for k in ("test_accuracy", "test_loss", "val_accuracy")}})
+        if run["reused"]:
+            reused.append(seed)
+    return {
+        "key": "course_sample",
+        "model": "the course's sample MLP (Dense 10 relu, Dropout 0.4, Dense 10 relu, Dense 1 softmax)",
+        "settings": {"training": "adadelta (Keras defaults), mean squared error", "epochs": epochs,
+                     "batch_size": COURSE_BATCH},
+        "reported_test_accuracy": None,
+        "reported_by": "",
+        **summarise(per_seed),
+        "per_seed": per_seed,
+        "reused_seeds": reused,
+    }  # fmt: skip
+
+
 def _read_json(path: Path) -> dict | None:
     try:
         return json.loads(path.read_text())
@@ -113,13 +137,6 @@ def run(ctx: RunContext, budget: str, goal: float) -> dict:
     title = f"{ctx.edition} {ctx.problem_id}: {report.hidden_units} hidden units (seed {ctx.seed})"
     plots.append(plot_history(records[0].history, title, ctx.folder / "training_curves.png"))
 
-    # The course's sample model, with the course's settings, as the baseline row.
-    input_dim, num_classes = train[0].shape[1], train[1].shape[1]
-    baseline = (
-        course_baseline(train, val, test, ctx.seed, ctx.epochs or COURSE_EPOCHS, ctx.tuner_dir, ctx.threads)
-        if input_dim == 784 and num_classes == 10
-        else {}
-    )
     # The project's goal is an MNIST figure: another data set is reported without it.
     metrics = seed_metrics(records, goal if ctx.on_write_up_data else None)
     metrics["search"] = search_summary(shipped.search)
@@ -127,16 +144,22 @@ def run(ctx: RunContext, budget: str, goal: float) -> dict:
     notes = [choice_note(shipped)]
     if reuse:
         notes.append(reuse_note())
-    if baseline.get("reused"):
-        notes.append(
-            "The course baseline row was reused from an earlier run with the same seed, data, epochs and "
-            "threads (kept beside the search trials in the tuner folder): this run's wall time does not include it."
-        )
+    # The course's sample model, with the course's settings, replayed beside ours (MNIST only).
+    replays = []
+    if ctx.on_write_up_data:
+        replays = [course_replay(ctx, (train, val, test), ctx.epochs or COURSE_EPOCHS)]
+        reported = lookup(ctx.edition, ctx.problem_id).reported.get(ctx.edition, {})
+        metrics["against the write-ups"] = comparison_rows(replays, metrics, reported.get("test_accuracy"))
+        if replays[0]["reused_seeds"]:
+            notes.append(
+                "The course sample's runs were reused from an earlier run with the same seed, data, epochs and "
+                "threads (kept beside the search trials in the tuner folder): this run's wall time does not include them."
+            )
     return {
         "metrics": metrics,
         **_record(budget, shipped, epochs, report, (train, val)),
         "per_seed": [r.figures() for r in records],
-        "baseline": baseline,
+        "replays": replays,
         "notes": notes,
         "history": records[0].history,
         "params": model.count_params(),

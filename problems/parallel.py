@@ -64,7 +64,13 @@ def child_argv(args, pid: str, data_dir: Path | None, backend: str | None = None
     ):
         if value is not None:
             argv += [option, str(value)]
-    for flag, on in (("--tune", args.tune), ("--test-as-validation", args.test_as_validation), ("--quiet", args.quiet)):
+    flags = (
+        ("--tune", args.tune),
+        ("--test-as-validation", args.test_as_validation),
+        ("--replays", args.replays),
+        ("--quiet", args.quiet),
+    )
+    for flag, on in flags:
         if on:
             argv.append(flag)
     return argv

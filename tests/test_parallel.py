@@ -24,7 +24,7 @@ def test_child_command_forwards_every_option_of_the_run():
         "--problem", "all", "--edition", "2023", "--seed", "7", "--epochs", "2", "--out", "o", "--tuner-dir", "t",
         "--tune", "--trials", "3", "--repeats", "2", "--test-as-validation", "--quiet", "--tensorboard", "tb",
         "--covid-csv", "c.csv", "--dataset-dir", "d", "--worker-timeout", "30", "--jobs", "2", "--threads", "1",
-        "--backend", "tensorflow", "--seeds", "3",
+        "--backend", "tensorflow", "--seeds", "3", "--replays",
     )  # fmt: skip
     argv = parallel.child_argv(args, "4F", data_dir="data")
     assert argv[:2] == [sys.executable, str(REPO / "main.py")]
