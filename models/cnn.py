@@ -155,8 +155,8 @@ def build_cnn_2023_final(dropout: float = 0.5, learning_rate: float = TORCH_RMSP
     channels doubling, then BatchNormalization and Dropout "in the transition" before one linear layer.
     Choices the text leaves open, taken from the starter it grew out of: 3x3 kernels without padding,
     ReLU and 2x2 max pooling after each convolution, channels 16 then 32, Dropout 0.5 (the starter's
-    rate), RMSprop with PyTorch's defaults (``learning_rate`` 0: never updates): 12,874 trainable parameters (PyTorch's count), 12,938 with
-    BatchNormalization's moving statistics (Keras')."""
+    rate), RMSprop with PyTorch's defaults (``learning_rate`` 0: never updates): 12,874 trainable
+    parameters (PyTorch's count), 12,938 with BatchNormalization's moving statistics (Keras')."""
     model = keras.Sequential(
         [
             keras.Input((28, 28, 1)),

@@ -152,8 +152,8 @@ def run(ctx: RunContext, budget: str, goal: float) -> dict:
         metrics["against the write-ups"] = comparison_rows(replays, metrics, reported.get("test_accuracy"))
         if replays[0]["reused_seeds"]:
             notes.append(
-                "The course sample's runs were reused from an earlier run with the same seed, data, epochs and "
-                "threads (kept beside the search trials in the tuner folder): this run's wall time does not include them."
+                "The course sample's runs were reused from an earlier run with the same seed, data, epochs and threads "
+                "(kept beside the search trials in the tuner folder): this run's wall time does not include them."
             )
     return {
         "metrics": metrics,

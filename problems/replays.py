@@ -169,7 +169,7 @@ def run_replay(ctx: RunContext, replay: Replay, data, epochs: int) -> dict:
         "reported_by": replay.reported_by,
         **summarise(per_seed),
         "per_seed": per_seed,
-        "reused_seeds": [s for s, r in zip(ctx.seed_list, reused) if r],
+        "reused_seeds": [s for s, r in zip(ctx.seed_list, reused, strict=True) if r],
     }  # fmt: skip
 
 
@@ -183,14 +183,14 @@ def run_sweep(ctx: RunContext, replay: Replay, rates, data, epochs: int, learnin
     for p in rates:
         per_seed = []
         for seed in seeds:
-            figures, was_reused = cached_run(
-                ctx, f"{name}_p{p}", lambda: replay.build(p, **kwargs), seed, epochs, data
-            )
+            build = lambda p=p: replay.build(p, **kwargs)  # noqa: E731
+            figures, was_reused = cached_run(ctx, f"{name}_p{p}", build, seed, epochs, data)
             per_seed.append(figures)
             reused += was_reused
         row = {"p": p, **summarise(per_seed)}
         rows.append(row)
-        print(f"{name} p={p}: test accuracy {row['test_accuracy']:.4f} +- {row['test_accuracy_std'] or 0:.4f}", flush=True)
+        spread = row["test_accuracy_std"] or 0.0
+        print(f"{name} p={p}: test accuracy {row['test_accuracy']:.4f} +- {spread:.4f}", flush=True)
     return {
         "key": f"{name}_sweep",
         "model": replay.model + (" never updated (learning rate 0)" if learning_rate == 0 else ""),
@@ -239,16 +239,21 @@ def _mean_std(figures: dict | None) -> str:
 
 def sweep_table(sweep: dict) -> list[dict]:
     """A replayed sweep as a report table: one row per rate."""
+
+    def mean_std(row, key):
+        std = row[f"{key}_std"]
+        return f"{row[key]:.4f}" + (f" ± {std:.4f}" if std is not None else "")
+
     return [
         {
             "p": r["p"],
-            "test accuracy": f"{r['test_accuracy']:.4f}" + (f" ± {r['test_accuracy_std']:.4f}" if r["test_accuracy_std"] is not None else ""),
-            "test loss": f"{r['test_loss']:.4f}",
-            "training loss": f"{r['train_loss']:.4f}",
-            "training accuracy": f"{r['train_accuracy']:.4f}",
+            "test accuracy": mean_std(r, "test_accuracy"),
+            "test loss": mean_std(r, "test_loss"),
+            "training loss": mean_std(r, "train_loss"),
+            "training accuracy": mean_std(r, "train_accuracy"),
         }
         for r in sweep["sweep"]
-    ]  # fmt: skip
+    ]
 
 
 def _span(rows, key: str) -> str:
@@ -261,9 +266,7 @@ def broken_sweep_note(trained: dict, frozen: dict[str, dict], reported_val: dict
     networks that never update (``frozen``: name -> sweep); names the one whose training loss is closest."""
     val, loss = list(reported_val.values()), list(reported_loss.values())
     reported_mean = statistics.fmean(loss)
-    measured = {
-        name: statistics.fmean(r["train_loss"] for r in sweep["sweep"]) for name, sweep in frozen.items()
-    }
+    measured = {name: statistics.fmean(r["train_loss"] for r in sweep["sweep"]) for name, sweep in frozen.items()}
     closest = min(measured, key=lambda name: abs(measured[name] - reported_mean))
     never = "; ".join(
         f"the {name} gives test accuracy {_span(s['sweep'], 'test_accuracy')} and training loss "
@@ -273,7 +276,8 @@ def broken_sweep_note(trained: dict, frozen: dict[str, dict], reported_val: dict
     rows = trained["sweep"]
     return (
         "Why the 2023 write-up's sweep sits at chance, measured: trained for its one epoch (RMSprop, lr 0.01), "
-        f"the 2023 starter reaches test accuracy {_span(rows, 'test_accuracy')} across p = {rows[0]['p']}-{rows[-1]['p']} "
+        f"the 2023 starter reaches test accuracy {_span(rows, 'test_accuracy')} across "
+        f"p = {rows[0]['p']}-{rows[-1]['p']} "
         f"(training loss {_span(rows, 'train_loss')}). Never updated (learning rate 0, which is what a new model per "
         f"rate trained by an optimizer still holding the first model's parameters amounts to): {never}. The "
         f"write-up reported validation accuracy {min(val):.2f}-{max(val):.2f} and training loss "
@@ -294,7 +298,7 @@ def replay_problem(ctx: RunContext, ours: dict, reported: dict, rates, epochs: i
     entries = [run_replay(ctx, replay, data, epochs) for replay in REPLAYS[ctx.edition]]
     sweeps = {"starter": run_sweep(ctx, STARTER[ctx.edition], rates, data, SWEEP_EPOCHS)}
     if ctx.edition == "2023":  # the write-up's sweep: what a network that never updates gives
-        for replay, name in zip(REPLAYS["2023"], ("2023 starter", "2023 final model")):
+        for replay, name in zip(REPLAYS["2023"], ("2023 starter", "2023 final model"), strict=True):
             sweeps[f"{name} never updated"] = run_sweep(ctx, replay, rates, data, SWEEP_EPOCHS, learning_rate=0.0)
     entries += sweeps.values()
     tables = {"against the write-ups": comparison_rows(entries, ours, reported.get("test_accuracy"))}

@@ -40,7 +40,7 @@ def test_a_network_with_learning_rate_0_never_changes(learning_rate):
     model = build_starter_2023(0.5, learning_rate=learning_rate)
     before = [np.asarray(w).copy() for w in model.trainable_weights]
     history = model.fit(x, y, batch_size=32, epochs=1, verbose=0).history
-    changed = any(not np.array_equal(b, np.asarray(w)) for b, w in zip(before, model.trainable_weights))
+    changed = any(not np.array_equal(b, np.asarray(w)) for b, w in zip(before, model.trainable_weights, strict=True))
     assert changed == (learning_rate > 0) and np.isfinite(history["loss"][0])
 
 
