@@ -241,7 +241,7 @@ def sweep_table(sweep: dict) -> list[dict]:
     """A replayed sweep as a report table: one row per rate."""
 
     def mean_std(row, key):
-        std = row[f"{key}_std"]
+        std = row.get(f"{key}_std")
         return f"{row[key]:.4f}" + (f" ± {std:.4f}" if std is not None else "")
 
     return [
