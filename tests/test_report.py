@@ -47,6 +47,16 @@ def test_a_failed_write_keeps_the_old_file_and_leaves_no_temporary(tmp_path, mon
     assert [p.name for p in tmp_path.iterdir()] == ["result.json"]
 
 
+def test_a_written_file_is_as_readable_as_any_the_user_writes(tmp_path):
+    """Regression: mkstemp's private mode (0600) reached every report through the rename."""
+    old = os.umask(0o022)
+    try:
+        atomic_write_text(tmp_path / "report.md", "text")
+    finally:
+        os.umask(old)
+    assert (tmp_path / "report.md").stat().st_mode & 0o777 == 0o644
+
+
 def test_write_result_refuses_an_incomplete_result(tmp_path):
     result = _result()
     del result["seed"]
