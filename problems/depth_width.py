@@ -32,6 +32,7 @@ from problems.replays import comparison_rows, summarise
 from problems.report import atomic_write_text, model_summary, plot_history
 from problems.search_choice import Shipped, choice_note, finalist_rows, record_choice, reuse_note, search_summary
 from training import validation_size
+from training.files import read_json_or_none
 from training.record import seed_metrics
 from tuning.records import read_search
 
@@ -67,7 +68,7 @@ def course_baseline(
     # The backend and its threads are part of what fixes the last digits.
     key = f"seed{seed}_e{epochs}_{keras.backend.backend()}_t{threads}_{data_key(*train, *val, *test)}"
     path = Path(cache_dir) / "course_baseline" / f"{key}.json" if cache_dir is not None else None
-    baseline = _read_json(path) if path is not None else None
+    baseline = read_json_or_none(path) if path is not None else None
     if baseline is not None:
         baseline["reused"] = True
     else:
@@ -112,13 +113,6 @@ def course_replay(ctx: RunContext, split, epochs: int) -> dict:
         "per_seed": per_seed,
         "reused_seeds": reused,
     }  # fmt: skip
-
-
-def _read_json(path: Path) -> dict | None:
-    try:
-        return json.loads(path.read_text())
-    except (OSError, ValueError):  # none yet, or unreadable: train it again
-        return None
 
 
 def run(ctx: RunContext, budget: str, goal: float) -> dict:

@@ -20,6 +20,7 @@ from pathlib import Path
 
 from problems.context import RunContext
 from problems.report import atomic_write_text
+from training.files import read_json_or_none
 from training.record import RunRecord, gap_against_spread
 
 EPOCHS, BATCH_SIZE, SWEEP_EPOCHS = 10, 32, 1  # the starters' settings and the problem's sweep
@@ -119,10 +120,9 @@ def cached_run(ctx: RunContext, name: str, build: Callable, seed: int, epochs: i
     from training.record import train_and_score
 
     path = _cache_path(ctx, name, seed, epochs, data)
-    try:
-        return json.loads(path.read_text()), True
-    except (OSError, ValueError):  # none yet, or unreadable: train it again
-        pass
+    kept = read_json_or_none(path)
+    if kept is not None:
+        return kept, True
     train, test = data
     record, _ = train_and_score(
         build, train, test, test, epochs=epochs, batch_size=BATCH_SIZE, seed=seed, threads=ctx.threads, verbose=0
@@ -164,7 +164,7 @@ def run_replay(ctx: RunContext, replay: Replay, data, epochs: int) -> dict:
         "model": replay.model,
         "settings": {"training": replay.training, "dropout": replay.dropout, "epochs": epochs, "batch_size": BATCH_SIZE,
                      "data": "every training image; the test set as validation"},
-        "params": replay.build().count_params(),
+        "params": per_seed[0]["params"],  # every run's record counts them: no model built for it
         "reported_test_accuracy": replay.reported,
         "reported_by": replay.reported_by,
         **summarise(per_seed),
