@@ -51,64 +51,74 @@ def build_parser() -> argparse.ArgumentParser:
         "mean and standard deviation (default 1)",
     )
     parser.add_argument("--epochs", type=int, help="override the problem's epochs, for quick looks")
-    parser.add_argument(
+    _add_data_options(parser.add_argument_group("data and output"))
+    _add_search_options(parser.add_argument_group("searches, sweeps and replays"))
+    _add_process_options(parser.add_argument_group("backend and processes"))
+    return parser
+
+
+def _add_data_options(group) -> None:
+    group.add_argument(
         "--data-dir",
         help="folder holding mnist/ (default: $PS4_DATA_DIR; with neither, MNIST is downloaded by Keras)",
     )
-    parser.add_argument(
+    group.add_argument(
         "--dataset-dir",
         help="a folder of four MNIST-format IDX files to use instead of MNIST in the problems that read MNIST; "
         "results go to <out>/<folder name>/<edition>/<id>/",
     )
-    parser.add_argument(
+    group.add_argument(
         "--covid-csv",
         help="a CDC case-surveillance CSV to use instead of the shipped extract in data/covid/ (2023 2B-2D)",
     )
-    parser.add_argument("--out", default=DEFAULT_OUT, help=f"reports root (default {DEFAULT_OUT}/)")
-    parser.add_argument("--tune", action="store_true", help="run the keras-tuner search instead of the stored settings")
-    parser.add_argument("--trials", type=int, help="tuner trials (with --tune)")
-    parser.add_argument(
-        "--tuner-dir", default="tuner_runs", help="where keras-tuner keeps trials (default tuner_runs/)"
-    )
-    parser.add_argument(
+    group.add_argument("--out", default=DEFAULT_OUT, help=f"reports root (default {DEFAULT_OUT}/)")
+
+
+def _add_search_options(group) -> None:
+    group.add_argument("--tune", action="store_true", help="run the keras-tuner search instead of the stored settings")
+    group.add_argument("--trials", type=int, help="tuner trials (with --tune)")
+    group.add_argument("--tuner-dir", default="tuner_runs", help="where keras-tuner keeps trials (default tuner_runs/)")
+    group.add_argument(
         "--worker-timeout",
         type=float,
         default=WORKER_TIMEOUT,
         help=f"distributed search: seconds the chief waits for a silent worker (default {WORKER_TIMEOUT:.0f})",
     )
-    parser.add_argument(
+    group.add_argument(
         "--tensorboard", metavar="DIR", help="write Keras TensorBoard logs (one per trial for searches) under DIR"
     )
-    parser.add_argument("--repeats", type=int, default=1, help="seeds per dropout-sweep point (3D/4F; default 1)")
-    parser.add_argument(
+    group.add_argument("--repeats", type=int, default=1, help="seeds per dropout-sweep point (3D/4F; default 1)")
+    group.add_argument(
         "--replays",
         action="store_true",
         help="also train the write-ups' models with their own settings and the starter's dropout sweep, under "
         "the same seeds, beside ours (3D/4F; the committed reports use it; default off)",
     )
-    parser.add_argument(
+    group.add_argument(
         "--test-as-validation",
         action="store_true",
         help="reproduce the starter notebook: pass the test set as validation data (3D/4F; default off)",
     )
-    parser.add_argument(
+
+
+def _add_process_options(group) -> None:
+    group.add_argument(
         "--jobs",
         type=int,
         help="processes working at once: problems of --problem all, and dropout-sweep trials (3D / 4F) "
         f"spread over worker processes (default: the number of CPUs, {usable_cpus()} here)",
     )
-    parser.add_argument(
+    group.add_argument(
         "--threads",
         type=int,
         help="TensorFlow threads per process (default: CPUs / jobs); recorded, as it changes the last digits",
     )
-    parser.add_argument(
+    group.add_argument(
         "--backend",
         choices=BACKENDS,
         help=f"Keras backend (default: $KERAS_BACKEND, else {DEFAULT_BACKEND}); tensorflow is the original setup",
     )
-    parser.add_argument("--quiet", action="store_true", help="no per-epoch progress lines")
-    return parser
+    group.add_argument("--quiet", action="store_true", help="no per-epoch progress lines")
 
 
 def usable_cpus() -> int:

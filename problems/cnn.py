@@ -283,22 +283,7 @@ def run(ctx: RunContext, goal: float) -> dict:
     plots.append(plot_sweep(rows, title, ctx.folder / "dropout_sweep.png", sweeps, write_up_sweep(reported)))
     return {
         "metrics": metrics,
-        "hyperparameters": {
-            **final,
-            "batch_size": BATCH_SIZE,
-            "epochs": epochs,
-            "optimizer": "Adam, cosine decay to 0",
-            "search_trial": shipped.trial_id,
-            "search_dropout": values["dropout"],
-            "source": f"trial {shipped.trial_id} of the keras-tuner search in reports/2018/{SEARCH_KEY}/search/ "
-            "(search.json: chosen_trial_id), with the dropout sweep's rate",
-            "sweep_epochs": sweep_epochs,
-            "sweep_rates": rates,
-            "repeats": ctx.repeats,
-            "sweep_search": "keras-tuner, one trial per rate (ExplicitListOracle), executions_per_trial = repeats; "
-            "trials in tuning_trials.csv",
-            "validation": scored_on,
-        },
+        "hyperparameters": _hyperparameters(ctx, shipped, final, epochs, sweep_epochs, scored_on),
         "notes": notes,
         "per_seed": [r.figures() for r in records],
         "constraints": constraints,
@@ -309,6 +294,26 @@ def run(ctx: RunContext, goal: float) -> dict:
         "plots": plots,
         "data": ctx.mnist_description,
         **({"replays": replayed["replays"]} if replayed else {}),
+    }
+
+
+def _hyperparameters(ctx: RunContext, shipped: Shipped, final: dict, epochs: int, sweep_epochs: int, scored_on: str):
+    """result.json's settings of a CNN run: the chosen trial's values with the sweep's rate, and the sweep's."""
+    return {
+        **final,
+        "batch_size": BATCH_SIZE,
+        "epochs": epochs,
+        "optimizer": "Adam, cosine decay to 0",
+        "search_trial": shipped.trial_id,
+        "search_dropout": shipped.settings["dropout"],
+        "source": f"trial {shipped.trial_id} of the keras-tuner search in reports/2018/{SEARCH_KEY}/search/ "
+        "(search.json: chosen_trial_id), with the dropout sweep's rate",
+        "sweep_epochs": sweep_epochs,
+        "sweep_rates": SWEEPS[ctx.edition],
+        "repeats": ctx.repeats,
+        "sweep_search": "keras-tuner, one trial per rate (ExplicitListOracle), executions_per_trial = repeats; "
+        "trials in tuning_trials.csv",
+        "validation": scored_on,
     }
 
 

@@ -189,9 +189,14 @@ def search_mlp(
     ensure_success(tuner)
     table = trials_table(tuner)
     table["cost_tflop"] = [round(hypermodel.cost(values), 3) for values in table.to_dict("records")]
+    return table, _search_record(tuner, table, trials, epochs, cap_tflop, reused)
+
+
+def _search_record(tuner, table, trials: int, epochs: int | None, cap_tflop: float, reused: int) -> dict:
+    """search.json's description of a finished MLP search: oracle, budget, best and first trial."""
     best = tuner.oracle.get_best_trials(1)[0]
     first = tuner.oracle.trials.get(first_trial_id(trials))
-    search = {
+    return {
         **describe_search(tuner, len(table)),
         "oracle": "BayesianOptimization",  # keras-tuner's, first trial given, cap kept (GuidedBayesianOracle)
         "budget": f"BayesianOptimization, {trials} trials, the first {initial_points(trials)} random (the first of "
@@ -207,4 +212,3 @@ def search_mlp(
         "hand_picked_trial_id": first.trial_id if first is not None else None,
         "hand_picked_val_accuracy": float(first.score) if first is not None and first.score is not None else None,
     }
-    return table, search
