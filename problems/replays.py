@@ -187,7 +187,8 @@ def run_sweep(ctx: RunContext, replay: Replay, rates, data, epochs: int, learnin
             figures, was_reused = cached_run(ctx, f"{name}_p{p}", build, seed, epochs, data)
             per_seed.append(figures)
             reused += was_reused
-        row = {"p": p, **summarise(per_seed)}
+        runs = [{k: f[k] for k in ("seed", "test_accuracy", "train_loss")} for f in per_seed]
+        row = {"p": p, **summarise(per_seed), "runs": runs}
         rows.append(row)
         spread = row["test_accuracy_std"] or 0.0
         print(f"{name} p={p}: test accuracy {row['test_accuracy']:.4f} +- {spread:.4f}", flush=True)
@@ -261,6 +262,24 @@ def _span(rows, key: str) -> str:
     return f"{min(values):.2f}-{max(values):.2f}"
 
 
+CHANCE_LINE = 0.2  # a run at or below this test accuracy learned nothing (chance is 0.10)
+
+
+def _collapses(rows) -> str:
+    """How many of a trained sweep's runs ended at chance (their per-seed figures, where kept)."""
+    runs = [dict(r, p=row["p"]) for row in rows for r in row.get("runs", [])]
+    if not runs:
+        return ""
+    failed = [r for r in runs if r["test_accuracy"] <= CHANCE_LINE]
+    if not failed:
+        return f"; none of its {len(runs)} runs ended at chance"
+    where = ", ".join(f"p = {r['p']} seed {r['seed']}" for r in failed)
+    return (
+        f"; {len(failed)} of its {len(runs)} runs ended at chance ({where}: test accuracy "
+        f"{_span(failed, 'test_accuracy')}, training loss {_span(failed, 'train_loss')}), not every rate"
+    )
+
+
 def broken_sweep_note(trained: dict, frozen: dict[str, dict], reported_val: dict, reported_loss: dict) -> str:
     """4F: the write-up's near-chance sweep beside the 2023 starter trained for its epoch and beside
     networks that never update (``frozen``: name -> sweep); names the one whose training loss is closest."""
@@ -278,7 +297,8 @@ def broken_sweep_note(trained: dict, frozen: dict[str, dict], reported_val: dict
         "Why the 2023 write-up's sweep sits at chance, measured: trained for its one epoch (RMSprop, lr 0.01), "
         f"the 2023 starter reaches test accuracy {_span(rows, 'test_accuracy')} across "
         f"p = {rows[0]['p']}-{rows[-1]['p']} "
-        f"(training loss {_span(rows, 'train_loss')}). Never updated (learning rate 0, which is what a new model per "
+        f"(training loss {_span(rows, 'train_loss')}){_collapses(rows)}. "
+        "Never updated (learning rate 0, which is what a new model per "
         f"rate trained by an optimizer still holding the first model's parameters amounts to): {never}. The "
         f"write-up reported validation accuracy {min(val):.2f}-{max(val):.2f} and training loss "
         f"{min(loss):.2f}-{max(loss):.2f} (mean {reported_mean:.3f}): the figures of a network that never trained, "

@@ -95,6 +95,25 @@ def test_the_broken_sweep_note_names_the_never_updated_network_closest_to_the_wr
         reported_loss={0.0: 2.43, 0.5: 2.48},
     )
     assert "closest to the final model never updated" in note and "0.95-0.95" in note
+    assert "ended at chance" not in note  # no per-seed runs kept: nothing is claimed about them
+
+
+def test_the_broken_sweep_note_counts_the_trained_runs_that_ended_at_chance():
+    """A trained sweep whose runs sometimes collapse (RMSprop at lr 0.01 does) is not the write-up's sweep,
+    where every rate sat at chance: the note says how many of its runs collapsed, and where."""
+    from problems.replays import broken_sweep_note
+
+    def row(p, accuracies):
+        runs = [{"seed": s, "test_accuracy": a, "train_loss": 2.303 if a < 0.2 else 0.5}
+                for s, a in enumerate(accuracies, start=1)]  # fmt: skip
+        return {"p": p, "test_accuracy": sum(accuracies) / 3, "train_loss": 1.0, "runs": runs}
+
+    trained = {"sweep": [row(0.1, [0.1135, 0.95, 0.96]), row(0.5, [0.93, 0.94, 0.92])]}
+    frozen = {"starter never updated": {"sweep": [{"p": 0.1, "test_accuracy": 0.1, "train_loss": 2.31}]}}
+    note = broken_sweep_note(trained, frozen, reported_val={0.1: 0.08}, reported_loss={0.1: 2.4})
+    assert "1 of its 6 runs ended at chance (p = 0.1 seed 1: test accuracy 0.11-0.11, training loss 2.30-2.30)" in note
+    healthy = {"sweep": [row(0.5, [0.93, 0.94, 0.92])]}
+    assert "none of its 3 runs ended at chance" in broken_sweep_note(healthy, frozen, {0.1: 0.08}, {0.1: 2.4})
 
 
 def test_the_report_shows_the_comparison_table():
@@ -130,6 +149,7 @@ def test_a_cnn_run_with_replays_reports_each_model_beside_ours(tiny_mnist_like_d
     result = _result(tmp_path / "o", tiny_mnist_like_dir, "2018", "3D")
     assert [r["key"] for r in result["replays"]] == ["starter_2018", "final_2018", "starter_2018_sweep"]
     assert [row["p"] for row in result["replays"][2]["sweep"]] == [0.5]
+    assert [run["seed"] for run in result["replays"][2]["sweep"][0]["runs"]] == [1]  # each run's figures kept
     table = result["metrics"]["against the write-ups"]
     assert [row["reported"] for row in table] == [0.9873, None, 0.9889]
     assert all(row["ours"] == table[0]["ours"] for row in table)
