@@ -279,43 +279,10 @@ def build_cnn_final(
 # it (filters, Dense width, stride or pooling, Dropout before the classifier only or after each
 # convolution stage too, the rate, Adam's rate, the pixel shift); 10 epochs at batch 32 stay fixed.
 # Some widths break the parameter limit (for example 64/128 filters with a 256-unit Dense layer: 1.6M)
-# and some layouts the cost cap; check_cnn_constraints and check_cnn_cost refuse them before they train.
+# and some layouts the search's cost cap (tuning/cnn_search.py); both are refused before they train.
 HP_FILTERS = [16, 32, 48, 64]
 HP_DENSE_UNITS = [64, 128, 256]
 HP_DROPOUT = [0.1, 0.2, 0.3, 0.4, 0.5]  # explicit values: Dropout must drop something (rate > 0)
-# The cost cap, in forward multiply-adds per image: 2.5 M, about 1.8x today's final model (1.36 M).
-# The pooled layout at 32/64 filters (4.2 M) measured 2.5x slower a step than the strided one on JAX
-# here, which would push --problem all past its time goal; pooling with fewer filters stays allowed.
-MAX_MACS_PER_IMAGE = 2_500_000
-
-
-def macs_per_image(model: keras.Model) -> int:
-    """Forward multiply-adds for one image in the Conv2D and Dense layers (the rest is negligible)."""
-    total = 0
-    for layer in model.layers:
-        if isinstance(layer, layers.Conv2D):
-            height, width = layer.output.shape[1:3]
-            total += height * width * int(np_prod(layer.kernel.shape))
-        elif isinstance(layer, layers.Dense):
-            total += int(np_prod(layer.kernel.shape))
-    return total
-
-
-def np_prod(shape) -> int:
-    found = 1
-    for size in shape:
-        found *= int(size)
-    return found
-
-
-def check_cnn_cost(model: keras.Model, max_macs: int = MAX_MACS_PER_IMAGE) -> int:
-    """Refuse ``model`` (ConstraintError) if one image costs more than ``max_macs`` forward multiply-adds."""
-    macs = macs_per_image(model)
-    if macs > max_macs:
-        raise ConstraintError(
-            f"model '{model.name}' costs {macs:,} multiply-adds per image; the cost cap is {max_macs:,}"
-        )
-    return macs
 
 
 def build_cnn_from_values(
@@ -352,8 +319,8 @@ def build_cnn_hp(
     (log scale). The pixel shift is tuned in the HyperModel's fit. Defaults are ``HAND_PICKED``.
 
     Raises:
-        ConstraintError: the drawn model breaks the problem's rules or the cost cap; the search marks
-            the trial failed before it trains.
+        ConstraintError: the drawn model breaks the problem's rules; the search marks the trial failed
+            before it trains (as it does a layout over its cost cap, ``tuning.cnn_search``).
     """
     default = HAND_PICKED
     values = {
@@ -366,5 +333,4 @@ def build_cnn_hp(
     }
     model = build_cnn_from_values(values, decay_steps, input_shape, num_classes)
     check_cnn_constraints(model)
-    check_cnn_cost(model)
     return model

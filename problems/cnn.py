@@ -347,12 +347,15 @@ def search_and_choose(ctx: RunContext, train, val, test, epochs: int) -> Shipped
     ``epochs`` with 3 seeds each and compared on validation (``problems.search_choice``)."""
     import time
 
-    from tuning.cnn_search import FACTOR, HYPERBAND_ITERATIONS, MAX_EPOCHS, cost, search_cnn
+    import keras
+
+    from tuning.cnn_search import FACTOR, HYPERBAND_ITERATIONS, MAX_EPOCHS, MAX_STEP_RATIO, cost, search_cnn
     from tuning.common import describe_search, trials_table
 
     max_epochs = ctx.epochs or MAX_EPOCHS
     # Everything that sets the budget is in the name: keras-tuner restores a project's own budget.
     budget = f"e{max_epochs}_t{ctx.trials}" if ctx.trials else f"e{max_epochs}_i{HYPERBAND_ITERATIONS}"
+    budget += f"_cap{MAX_STEP_RATIO}"
     project = f"cnn_{ctx.edition}_{ctx.problem_id}_seed{ctx.seed}_{budget}_{data_key(*train, *val)}"
     started = time.perf_counter()
     _, tuner, reused = search_cnn(
@@ -382,6 +385,9 @@ def search_and_choose(ctx: RunContext, train, val, test, epochs: int) -> Shipped
         + (f", at most {ctx.trials} trials" if ctx.trials else "")
         + f": {spent['fits']} fits, {spent['epochs']} epochs trained on the validation split; the first "
         "configuration is the hand-picked one",
+        "cost_cap": f"a layout's measured batch-32 step time at most {MAX_STEP_RATIO}x the hand-picked model's "
+        f"on {keras.backend.backend()} (tuning/cnn_layout_cost.json, benchmarks/cnn_layouts.py); "
+        "a layout over it is refused untrained",
         "completed": spent["fits"],
         "trials_reused": reused,
         "best_trial_id": best_trial.trial_id,

@@ -1,5 +1,7 @@
 """Padding, Conv2D parameters, pooling (exact values), and the CNN constraint validator."""
 
+import json
+
 import keras
 import numpy as np
 import pytest
@@ -192,28 +194,63 @@ def test_cnn_problem_runs_end_to_end_into_a_fresh_output_folder_with_the_chosen_
     assert {k: used[k] for k in values if k != "dropout"} == {k: v for k, v in values.items() if k != "dropout"}
 
 
-def test_the_cnn_search_space_holds_the_hand_made_choices_and_refuses_costly_layouts():
+def test_the_cnn_search_space_holds_the_hand_made_choices_and_refuses_costly_layouts(monkeypatch):
     import keras_tuner as kt
 
-    from models.cnn import HAND_PICKED, MAX_MACS_PER_IMAGE, build_cnn_hp, macs_per_image
+    import tuning.cnn_search as cnn_search
+    from models.cnn import HAND_PICKED, build_cnn_hp
+    from tuning.cnn_search import CNNHyperModel
 
     # The defaults are today's final model: strided convolutions, Dropout before the classifier only.
     space = kt.HyperParameters()
-    model = build_cnn_hp(space)
+    build_cnn_hp(space)
     assert {"downsample", "conv_dropout", "filters", "dense_units", "dropout", "learning_rate"} <= set(space.values)
     assert space.values["downsample"] == "stride" and space.values["conv_dropout"] is False
     assert space.values == {k: v for k, v in HAND_PICKED.items() if k != "shift"}  # shift: the fit's
-    assert macs_per_image(model) == 1_362_304 < MAX_MACS_PER_IMAGE  # 14*14*32*9 + 7*7*64*288 + 3136*128 + 1280
-    # The layout before (stride-1 convolutions and pooling) at 32/64 filters costs 3x: refused untrained.
-    costly = kt.HyperParameters()
-    costly.Fixed("downsample", "pool")
-    with pytest.raises(ConstraintError, match="4,241,152 multiply-adds per image; the cost cap is 2,500,000"):
-        build_cnn_hp(costly)
     small_pooled = kt.HyperParameters()
     small_pooled.Fixed("downsample", "pool")
     small_pooled.Fixed("filters", 16)
     small_pooled.Fixed("conv_dropout", True)
     assert sum(isinstance(layer, layers.Dropout) for layer in build_cnn_hp(small_pooled).layers) == 3
+    # The cost cap judges the layout's measured step time, not its multiply-adds: a pooled layout with
+    # fewer multiply-adds than the hand-picked one is refused when it measured slower.
+    pooled = {**HAND_PICKED, "filters": 16, "dense_units": 64, "downsample": "pool"}
+    costs = {"32/128 stride conv_dropout=False": 1.0, "16/64 pool conv_dropout=False": 1.53}
+    monkeypatch.setattr(cnn_search, "layout_costs", lambda backend: costs)
+    hypermodel = CNNHyperModel((28, 28, 1), 10, decay_steps=10, seed=1, batch_size=32)
+    assert hypermodel.feasible(HAND_PICKED) and not hypermodel.feasible(pooled)
+    hp = kt.HyperParameters()
+    hp.values.update(pooled)
+    with pytest.raises(kt.errors.FailedTrialError, match="1.53x the hand-picked model's step time.*cap is 1.1x"):
+        hypermodel.build(hp)
+    with pytest.raises(ConstraintError, match="no measured step time"):  # a layout the table lacks
+        cnn_search.check_step_cost({**HAND_PICKED, "filters": 48}, "jax")
+    monkeypatch.setattr(cnn_search, "MAX_STEP_RATIO", 2.0)  # the cap is read when a trial is judged
+    assert hypermodel.feasible(pooled)
+
+
+def test_the_committed_layout_costs_cover_the_search_space_on_both_backends():
+    import itertools
+
+    from models.cnn import DOWNSAMPLING, HAND_PICKED, HP_DENSE_UNITS, HP_FILTERS, build_cnn_from_values
+    from training.backend import BACKENDS
+    from tuning.cnn_search import HAND_PICKED_LAYOUT, LAYOUT_COST, MAX_STEP_RATIO, layout_costs, layout_key
+
+    table = json.loads(LAYOUT_COST.read_text())
+    under_limit = set()
+    for f, d, s, c in itertools.product(HP_FILTERS, HP_DENSE_UNITS, DOWNSAMPLING, (False, True)):
+        values = {**HAND_PICKED, "filters": f, "dense_units": d, "downsample": s, "conv_dropout": c}
+        if build_cnn_from_values(values).count_params() < 1_000_000:
+            under_limit.add(layout_key(values))
+    for backend in BACKENDS:
+        assert table[backend]["reference"] == HAND_PICKED_LAYOUT and table[backend]["cap"] == MAX_STEP_RATIO
+        assert set(table[backend]["layouts"]) == under_limit, backend
+        costs = layout_costs(backend)
+        assert 0.8 < costs[HAND_PICKED_LAYOUT] < 1.2  # timed against itself
+        # An untimed layout is ruled out by a timed one over the cap.
+        for key, row in table[backend]["layouts"].items():
+            if "over_cap_as" in row:
+                assert costs[row["over_cap_as"]] > MAX_STEP_RATIO, key
 
 
 def test_the_cnn_search_starts_from_the_hand_picked_model(tiny_mnist_like_dir, tmp_path):

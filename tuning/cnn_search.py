@@ -3,17 +3,17 @@
 The space holds every choice made by hand for the final model: first-stage filters, Dense width,
 stride or pooling, where Dropout goes and its rate, Adam's learning rate, and the pixel shift of the
 input pipeline (tuned in ``CNNHyperModel.fit``). A model that would break the problem's rules (1M
-parameters, a BatchNormalization, a Dropout with rate > 0) or the cost cap
-(``models.cnn.MAX_MACS_PER_IMAGE``) is never handed out (``GuidedHyperbandOracle`` draws again), and
-``build`` would refuse it before it trains with keras-tuner's ``FailedTrialError``.
+parameters, a BatchNormalization, a Dropout with rate > 0) or the cost cap (``MAX_STEP_RATIO``: its
+measured step time against the hand-picked model's, ``check_step_cost``) is never handed out
+(``GuidedHyperbandOracle`` draws again), and ``build`` would refuse it before it trains with
+keras-tuner's ``FailedTrialError``.
 
 Why Hyperband, and its budget: the final model trains 10 epochs at batch 32 (the problem's settings),
 so the budget is counted in epochs. Hyperband with ``max_epochs`` = the final training's 10 epochs and
 factor 3 runs, per iteration, three brackets: 17 configurations in 23 trials and at most 92 epochs
 (promoted trials continue from their checkpoints; a refused configuration costs none).
 ``HYPERBAND_ITERATIONS`` = 2 makes 34 configurations in 46 trials, spread over the cores by the
-project's chief/worker mode. Measured here: 30-60 s an epoch per worker with two workers on 2 cores,
-so about an hour for the two iterations.
+project's chief/worker mode.
 ``--epochs`` sets ``max_epochs``; ``--trials N`` caps the fits. Trials are scored on the validation
 split only. The first configuration is today's hand-picked model (``GuidedHyperbandOracle``), so the
 search weighs it like any other.
@@ -21,8 +21,11 @@ search weighs it like any other.
 
 from __future__ import annotations
 
+import json
+from functools import cache
 from pathlib import Path
 
+import keras
 import keras_tuner as kt
 
 from models.cnn import FINAL_EPOCHS, HAND_PICKED, ConstraintError, build_cnn_hp
@@ -32,6 +35,55 @@ from tuning.common import WORKER_TIMEOUT, completed_trials, ensure_success, open
 MAX_EPOCHS, FACTOR, HYPERBAND_ITERATIONS = FINAL_EPOCHS, 3, 2
 SHIFTS = [0, 1, 2]
 REDRAWS = 100  # random draws tried in place of one that breaks the rules or the cost cap
+
+# The cost cap, in measured step time: a layout whose batch-32 training step takes more than
+# MAX_STEP_RATIO times the hand-picked model's, on the backend the search runs on, is refused before it
+# trains. Why 1.1: with the hand-picked CNN, --problem all took 522-592 s per edition against its
+# 600 s goal (README, "Speed"), and the CNN's 20 epochs are most of its critical path, so a slower CNN
+# breaks the goal (the pooled 16/32 layout, 2x the step time, took 2018's run to 1,078 s); 0.1 is the
+# ratio's spread between rounds of the table's measurement. The table is benchmarks/cnn_layouts.py's.
+MAX_STEP_RATIO = 1.1
+LAYOUT_COST = Path(__file__).with_name("cnn_layout_cost.json")
+LAYOUT_KEYS = ("filters", "dense_units", "downsample", "conv_dropout")
+HAND_PICKED_LAYOUT = "{filters}/{dense_units} {downsample} conv_dropout={conv_dropout}".format(**HAND_PICKED)
+
+
+def layout_key(values: dict) -> str:
+    """The part of a configuration that sets the step time, as the cost table names it."""
+    return "{filters}/{dense_units} {downsample} conv_dropout={conv_dropout}".format(**values)
+
+
+@cache
+def layout_costs(backend: str, path: Path = LAYOUT_COST) -> dict:
+    """``backend``'s measured step-time ratios (layout key -> ratio to the hand-picked model's; inf for
+    a layout left untimed because it costs at least as much as one over the cap)."""
+    table = json.loads(path.read_text()) if path.is_file() else {}
+    if backend not in table:
+        raise ConstraintError(
+            f"no measured layout costs for backend '{backend}' in {path.name}: "
+            f"run `python benchmarks/cnn_layouts.py --backend {backend}`"
+        )
+    return {key: row.get("ratio", float("inf")) for key, row in table[backend]["layouts"].items()}
+
+
+def check_step_cost(values: dict, backend: str | None = None, max_ratio: float | None = None) -> float:
+    """The step-time ratio of ``values``' layout to the hand-picked model's on ``backend`` (default:
+    Keras'); ConstraintError if it is over ``max_ratio`` (default ``MAX_STEP_RATIO``) or was never
+    measured."""
+    backend = backend or keras.backend.backend()
+    max_ratio = MAX_STEP_RATIO if max_ratio is None else max_ratio
+    key = layout_key(values)
+    ratio = layout_costs(backend).get(key)
+    if ratio is None:
+        raise ConstraintError(f"layout {key} has no measured step time on {backend}; the cost cap cannot judge it")
+    if ratio == float("inf"):
+        raise ConstraintError(f"layout {key} costs at least as much as one over the cost cap on {backend}")
+    if ratio > max_ratio:
+        raise ConstraintError(
+            f"layout {key} takes {ratio:.2f}x the hand-picked model's step time on {backend}; "
+            f"the cost cap is {max_ratio}x"
+        )
+    return ratio
 
 
 class GuidedHyperbandOracle(kt.oracles.HyperbandOracle):
@@ -82,7 +134,9 @@ class CNNHyperModel(kt.HyperModel):
 
     def build(self, hp):
         try:
-            return build_cnn_hp(hp, self.decay_steps, self.input_shape, self.num_classes)
+            model = build_cnn_hp(hp, self.decay_steps, self.input_shape, self.num_classes)
+            check_step_cost(hp.values)
+            return model
         except ConstraintError as err:  # refused before training; FailedTrialError is never retried
             raise kt.errors.FailedTrialError(f"refused: {err}") from err
 
@@ -92,6 +146,7 @@ class CNNHyperModel(kt.HyperModel):
         hp.values.update(values)
         try:
             build_cnn_hp(hp, self.decay_steps, self.input_shape, self.num_classes)
+            check_step_cost(hp.values)
         except ConstraintError:
             return False
         return True
