@@ -61,6 +61,32 @@ def test_same_seed_same_numbers_different_seed_different(mnist):
     assert not all(np.array_equal(a, c) for a, c in zip(w_a, w_c, strict=True))
 
 
+@pytest.mark.backends
+def test_a_compiled_model_restarted_from_a_fresh_one_trains_to_the_fresh_ones_numbers():
+    from training import restart_from
+
+    rng = np.random.default_rng(0)
+    x = rng.random((256, 64), dtype=np.float32)
+    y = np.eye(4, dtype=np.float32)[rng.integers(0, 4, 256)]
+    train, val = (x[:200], y[:200]), (x[200:], y[200:])
+
+    def fresh(seed, learning_rate):
+        set_seed(seed)
+        return build_mlp([16], dropout=0.2, learning_rate=learning_rate, input_dim=64, num_classes=4)
+
+    def run(model, seed):
+        history = fit(model, train, val, 2, 32, seed, verbose=0)
+        return history.history["val_accuracy"] + history.history["loss"], model.get_weights()
+
+    used = fresh(1, 1e-3)
+    run(used, 1)  # trained: weights, optimizer state and dropout generator all moved on
+    expected, expected_weights = run(fresh(2, 3e-3), 2)
+    restart_from(used, fresh(2, 3e-3))
+    got, got_weights = run(used, 2)
+    assert got == expected and all(np.array_equal(a, b) for a, b in zip(got_weights, expected_weights, strict=True))
+    assert float(used.optimizer.learning_rate) == pytest.approx(3e-3)
+
+
 def test_shift_moves_pixels_but_keeps_shapes():
     x = np.zeros((4, 784), dtype="float32")
     x[:, 14 * 28 + 14] = 1.0  # one lit pixel in the middle

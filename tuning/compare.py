@@ -24,7 +24,7 @@ from pathlib import Path
 import keras_tuner as kt
 
 from models.mlp import SMALL_SPACE, build_small_mlp, build_small_mlp_hp
-from training import MLP_BATCH_SIZE, fit, set_seed, tuner_seed
+from training import MLP_BATCH_SIZE, fit, restart_from, set_seed, tuner_seed
 
 GRID_SIZE = len(list(itertools.product(*SMALL_SPACE.values())))
 ORACLES = ("GridSearch", "RandomSearch", "BayesianOptimization", "Hyperband")
@@ -40,12 +40,22 @@ def point_key(values: dict) -> str:
     return ", ".join(f"{name} {values[name]:g}" for name in SMALL_SPACE)
 
 
-def learning_curves(train, val, seed: int, epochs: int) -> dict[str, list[float]]:
-    """{point: validation accuracy after each of ``epochs`` epochs}, every point trained from ``seed``."""
+def learning_curves(train, val, seed: int, epochs: int, compiled: dict | None = None) -> dict[str, list[float]]:
+    """{point: validation accuracy after each of ``epochs`` epochs}, every point trained from ``seed``.
+
+    Each point's model is built fresh from ``seed``, and trained on the one compiled model of its
+    layout (units, dropout) kept in ``compiled`` across points and seeds (``training.restart_from``):
+    the same figures as training the fresh model, without compiling 12 models a seed.
+    """
+    compiled = {} if compiled is None else compiled
     curves = {}
     for values in points():
         set_seed(seed)
-        history = fit(build_small_mlp(**values), train, val, epochs, MLP_BATCH_SIZE, seed, verbose=0)
+        fresh = build_small_mlp(**values)
+        model = compiled.setdefault((values["units"], values["dropout"]), fresh)
+        if model is not fresh:
+            restart_from(model, fresh)
+        history = fit(model, train, val, epochs, MLP_BATCH_SIZE, seed, verbose=0)
         curves[point_key(values)] = [float(a) for a in history.history["val_accuracy"]]
     return curves
 
@@ -103,10 +113,10 @@ def compare_oracles(train, val, directory: Path, seeds: list[int], epochs: int =
 
     Returns {"seeds": [{seed, grid_best, grid_best_point, table_seconds, curves}], "runs": [run_oracle
     rows], "oracle_seconds"}."""
-    per_seed, runs, oracle_seconds = [], [], 0.0
+    per_seed, runs, oracle_seconds, compiled = [], [], 0.0, {}
     for seed in seeds:
         started = time.perf_counter()
-        curves = learning_curves(train, val, seed, epochs)
+        curves = learning_curves(train, val, seed, epochs, compiled)
         table_seconds = time.perf_counter() - started
         best_point = max(curves, key=lambda key: max(curves[key]))
         per_seed.append({"seed": seed, "grid_best": max(curves[best_point]), "grid_best_point": best_point,
