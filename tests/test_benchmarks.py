@@ -105,3 +105,22 @@ def test_backends_part_measures_a_model_in_a_child_process_and_renders_its_table
     )
     assert "| 2C | 1 | 2.0 |" in text and "3D to 0.985 test accuracy on jax, one thread: 30.0 s" in text
     assert "ratio to TensorFlow 0.83" in text
+
+
+def test_cnn_layouts_leave_untimed_only_layouts_at_least_as_costly_as_one_over_the_cap():
+    from benchmarks.cnn_layouts import dominated_by, layouts
+
+    over = {"filters": 32, "dense_units": 64, "downsample": "stride", "conv_dropout": True}
+    for costlier in ({"filters": 48}, {"dense_units": 128}, {"filters": 64, "dense_units": 256}):
+        assert dominated_by({**over, **costlier}, [over]) == over
+    for cheaper_or_other in ({"conv_dropout": False}, {"filters": 16, "dense_units": 256}, {"downsample": "pool"}):
+        assert dominated_by({**over, **cheaper_or_other}, [over]) is None
+    # Timed cheapest first: no layout is ruled out by one that comes after it.
+    order = layouts()
+    assert len(order) == 48 and order[0] == {
+        "filters": 16,
+        "dense_units": 64,
+        "downsample": "stride",
+        "conv_dropout": False,
+    }
+    assert all(dominated_by(a, [b]) is None or a == b for i, a in enumerate(order) for b in order[i + 1 :])
