@@ -29,7 +29,6 @@ import json
 import os
 import platform
 import statistics
-import subprocess
 import sys
 import time
 from datetime import UTC, datetime
@@ -85,7 +84,7 @@ def measure(data_dir: str | None, steps: int, rounds: int, seed: int) -> dict:
     from data_prep.mnist import load_mnist, one_hot, to_float
     from models.cnn import BATCH_SIZE, HAND_PICKED
     from training import input_pipeline, set_seed
-    from tuning.cnn_search import MAX_STEP_RATIO, layout_key
+    from tuning.cnn_search import LAYOUT_KEYS, MAX_STEP_RATIO, layout_key
 
     (x, y), _ = load_mnist(resolve_data_dir(data_dir))
     n = steps * BATCH_SIZE
@@ -97,7 +96,7 @@ def measure(data_dir: str | None, steps: int, rounds: int, seed: int) -> dict:
         return 1000 * (time.perf_counter() - begun) / steps
 
     set_seed(seed)
-    reference = _build({k: HAND_PICKED[k] for k in ("filters", "dense_units", "downsample", "conv_dropout")})
+    reference = _build({k: HAND_PICKED[k] for k in LAYOUT_KEYS})
     timed_pass(reference)  # compiles
     rows, refused = {}, []
     for layout in layouts():
@@ -128,39 +127,23 @@ def measure(data_dir: str | None, steps: int, rounds: int, seed: int) -> dict:
     return rows
 
 
-def _commit() -> str:
-    done = subprocess.run(["git", "rev-parse", "HEAD"], cwd=REPO, capture_output=True, text=True, check=False)
-    return done.stdout.strip() or "unknown"
-
-
 def record(backend: str, threads: int, steps: int, rounds: int, rows: dict) -> dict:
     """This backend's entry of the table, with how and where it was measured."""
-    import keras
-
+    from problems.context import git_commit, versions
     from tuning.cnn_search import HAND_PICKED_LAYOUT, MAX_STEP_RATIO
 
     return {
         "reference": HAND_PICKED_LAYOUT,
         "cap": MAX_STEP_RATIO,
         "date": datetime.now(UTC).isoformat(timespec="seconds"),
-        "commit": _commit(),
+        "commit": git_commit(),
         "machine": f"{platform.machine()}, {os.cpu_count()} CPUs",
-        "versions": {"keras": keras.__version__, backend: _backend_version(backend)},
+        "versions": versions(),
         "threads": threads,
         "steps_per_pass": steps,
         "rounds": rounds,
         "layouts": rows,
     }
-
-
-def _backend_version(backend: str) -> str:
-    if backend == "jax":
-        import jax
-
-        return jax.__version__
-    import tensorflow as tf
-
-    return tf.__version__
 
 
 def write(backend: str, entry: dict, path: Path = TABLE) -> None:

@@ -45,12 +45,14 @@ REDRAWS = 100  # random draws tried in place of one that breaks the rules or the
 MAX_STEP_RATIO = 1.1
 LAYOUT_COST = Path(__file__).with_name("cnn_layout_cost.json")
 LAYOUT_KEYS = ("filters", "dense_units", "downsample", "conv_dropout")
-HAND_PICKED_LAYOUT = "{filters}/{dense_units} {downsample} conv_dropout={conv_dropout}".format(**HAND_PICKED)
 
 
 def layout_key(values: dict) -> str:
-    """The part of a configuration that sets the step time, as the cost table names it."""
+    """The part of a configuration that sets the step time (``LAYOUT_KEYS``), as the cost table names it."""
     return "{filters}/{dense_units} {downsample} conv_dropout={conv_dropout}".format(**values)
+
+
+HAND_PICKED_LAYOUT = layout_key(HAND_PICKED)
 
 
 @cache
@@ -132,11 +134,15 @@ class CNNHyperModel(kt.HyperModel):
         self.input_shape, self.num_classes = tuple(input_shape), num_classes
         self.decay_steps, self.seed, self.batch_size = decay_steps, seed, batch_size
 
+    def _checked_build(self, hp):
+        """``build_cnn_hp``'s model, or ConstraintError if it breaks the rules or the cost cap."""
+        model = build_cnn_hp(hp, self.decay_steps, self.input_shape, self.num_classes)
+        check_step_cost(hp.values)
+        return model
+
     def build(self, hp):
         try:
-            model = build_cnn_hp(hp, self.decay_steps, self.input_shape, self.num_classes)
-            check_step_cost(hp.values)
-            return model
+            return self._checked_build(hp)
         except ConstraintError as err:  # refused before training; FailedTrialError is never retried
             raise kt.errors.FailedTrialError(f"refused: {err}") from err
 
@@ -145,8 +151,7 @@ class CNNHyperModel(kt.HyperModel):
         hp = kt.HyperParameters()
         hp.values.update(values)
         try:
-            build_cnn_hp(hp, self.decay_steps, self.input_shape, self.num_classes)
-            check_step_cost(hp.values)
+            self._checked_build(hp)
         except ConstraintError:
             return False
         return True
