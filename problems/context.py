@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+import errno
 import os
 import platform
 import re
+import shutil
 import subprocess
 import tempfile
 from dataclasses import dataclass
@@ -168,28 +170,26 @@ class RunContext:
 def check_writable(folder: str | Path) -> None:
     """Make sure ``folder`` can be created and written, leaving nothing behind.
 
+    The probe is a uniquely named folder in the nearest existing ancestor, so that processes started
+    together on one output folder (a chief and its workers) never remove each other's folders.
+
     Raises:
         OSError: with a one-line message naming the folder and the reason.
     """
     folder = Path(folder)
-    created = []
-    probe = folder
-    while not probe.exists() and probe != probe.parent:
-        created.append(probe)
-        probe = probe.parent
+    base = folder
+    while not base.exists() and base != base.parent:
+        base = base.parent
     try:
-        folder.mkdir(parents=True, exist_ok=True)
-        fd, tmp = tempfile.mkstemp(dir=folder, prefix=".write-check-")
-        os.close(fd)
-        os.unlink(tmp)
+        if not base.is_dir():
+            raise NotADirectoryError(errno.ENOTDIR, os.strerror(errno.ENOTDIR), str(base))
+        probe = Path(tempfile.mkdtemp(dir=base, prefix=".write-check-"))
+        try:
+            (probe / "file").write_bytes(b"")
+        finally:
+            shutil.rmtree(probe, ignore_errors=True)
     except OSError as err:
         raise OSError(f"cannot write to the output folder {folder}: {err.strerror or err}") from None
-    finally:
-        for path in created:  # innermost first: only the folders this check made
-            try:
-                path.rmdir()
-            except OSError:
-                pass
 
 
 def versions() -> dict:

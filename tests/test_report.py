@@ -164,6 +164,20 @@ def test_the_write_check_leaves_nothing_behind(tmp_path):
         check_writable(tmp_path / "file" / "reports")
 
 
+def test_write_checks_run_at_once_on_one_new_folder_all_pass(tmp_path):
+    # A chief and its workers check the same new output folder at the same moment.
+    from concurrent.futures import ThreadPoolExecutor
+
+    def check(i):
+        target = tmp_path / f"round{i // 8}" / "out"
+        check_writable(target)
+        return True
+
+    with ThreadPoolExecutor(8) as pool:
+        assert all(pool.map(check, range(400)))
+    assert list(tmp_path.iterdir()) == []  # and none of them left a folder behind
+
+
 @pytest.mark.backends
 def test_tensorflow_start_up_lines_are_hidden_by_default(tmp_path):
     env = {k: v for k, v in os.environ.items() if k != "TF_CPP_MIN_LOG_LEVEL"}
