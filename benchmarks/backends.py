@@ -140,22 +140,35 @@ def run_backends(data_dir: str | None, steps: int, rounds: int, seed: int, race:
     return result
 
 
-def run_problem_all(edition: str, repeats: int, data_dir: str | None, out: Path, keep: Path | None = None) -> dict:
+def run_problem_all(
+    edition: str, repeats: int, data_dir: str | None, out: Path, keep: Path | None = None, seeds: int = 0
+) -> dict:
     """``main.py --problem all`` on TensorFlow once, then ``repeats`` times on the default backend, back
     to back, each into a fresh temporary reports and tuner folder; returns their wall seconds. With
-    ``keep``, the last run's reports of the edition are copied to ``keep/<edition>``."""
+    ``seeds`` > 1, one more default-backend run with ``--seeds seeds`` (issue 18's three seeds against
+    TensorFlow's one). With ``keep``, the last run's reports of the edition are copied to ``keep/<edition>``."""
     import shutil
 
     runs = []
-    for backend in ["tensorflow"] + [DEFAULT_BACKEND] * repeats:
+    plan = [("tensorflow", 1)] + [(DEFAULT_BACKEND, 1)] * repeats + ([(DEFAULT_BACKEND, seeds)] if seeds > 1 else [])
+    for backend, n_seeds in plan:
         with tempfile.TemporaryDirectory(prefix="problem_all_") as tmp:
             # The committed reports' wall times order the jobs and group the short problems, as on a fresh clone.
             shutil.copytree(REPO / "reports" / edition, Path(tmp, "reports", edition))
             cmd = [sys.executable, str(REPO / "main.py"), "--problem", "all", "--edition", edition, "--quiet"]
-            cmd += ["--backend", backend, "--out", f"{tmp}/reports", "--tuner-dir", f"{tmp}/tuner"]
+            cmd += [
+                "--backend",
+                backend,
+                "--seeds",
+                str(n_seeds),
+                "--out",
+                f"{tmp}/reports",
+                "--tuner-dir",
+                f"{tmp}/tuner",
+            ]
             if data_dir:
                 cmd += ["--data-dir", data_dir]
-            print(f"problem_all: {edition} on {backend} ...", flush=True)
+            print(f"problem_all: {edition} on {backend}, {n_seeds} seed(s) ...", flush=True)
             begun = time.perf_counter()
             done = subprocess.run(cmd, capture_output=True, text=True, check=False)
             wall = time.perf_counter() - begun
@@ -167,14 +180,17 @@ def run_problem_all(edition: str, repeats: int, data_dir: str | None, out: Path,
         runs.append(
             {
                 "backend": backend,
+                "seeds": n_seeds,
                 "exit_status": done.returncode,
                 "wall_seconds": round(wall, 1),
                 "goals_missed": summary.count("**no**"),
                 "problems": record["problems"],
             }
         )
-        print(f"problem_all: {edition} on {backend}: {wall:.0f} s, exit {done.returncode}", flush=True)
-    default = [r["wall_seconds"] for r in runs if r["backend"] == DEFAULT_BACKEND]
+        print(
+            f"problem_all: {edition} on {backend}, {n_seeds} seed(s): {wall:.0f} s, exit {done.returncode}", flush=True
+        )
+    default = [r["wall_seconds"] for r in runs if r["backend"] == DEFAULT_BACKEND and r["seeds"] == 1]
     median = statistics.median(default)
     found = {
         "edition": edition,
@@ -185,6 +201,8 @@ def run_problem_all(edition: str, repeats: int, data_dir: str | None, out: Path,
         "default_largest_deviation": round(max(abs(s - median) / median for s in default), 3),
         "ratio_to_tensorflow": round(median / runs[0]["wall_seconds"], 3),
     }
+    if seeds > 1:
+        found[f"seeds_{seeds}_ratio_to_tensorflow"] = round(runs[-1]["wall_seconds"] / runs[0]["wall_seconds"], 3)
     path = out / "problem_all.json"
     recorded = json.loads(path.read_text()) if path.is_file() else {}
     recorded[edition] = found
@@ -207,11 +225,12 @@ def main(argv=None) -> int:
     parser.add_argument("--problem-all", metavar="EDITION", help="time main.py --problem all on each backend")
     parser.add_argument("--repeats", type=int, default=3, help="default-backend runs of --problem all")
     parser.add_argument("--out", default=str(REPO / "reports" / "benchmarks"))
+    parser.add_argument("--seeds", type=int, default=0, help="then one default-backend run with --seeds N")
     parser.add_argument("--keep-reports", metavar="DIR", help="copy the last run's reports to DIR/<edition>")
     args = parser.parse_args(argv)
     if args.problem_all:
         keep = Path(args.keep_reports) if args.keep_reports else None
-        found = run_problem_all(args.problem_all, args.repeats, args.data_dir, Path(args.out), keep)
+        found = run_problem_all(args.problem_all, args.repeats, args.data_dir, Path(args.out), keep, args.seeds)
         print(json.dumps(found, indent=2))
         return 0
     if not args.measure:

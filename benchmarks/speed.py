@@ -549,12 +549,14 @@ def _render_backends(result: dict) -> list[str]:
             lines += ["", f"- 3D to 0.985 test accuracy on {backend}, one thread: {reached}; curve {race['curve']}"]
     for edition, run in sorted(result.get("problem_all", {}).items()):
         lines += ["", f"### `main.py --problem all`, edition {edition}, back to back ({run['date']})", ""]
-        lines += _table(run["runs"], ["backend", "wall_seconds", "exit_status", "goals_missed"])
+        lines += _table(run["runs"], ["backend", "seeds", "wall_seconds", "exit_status", "goals_missed"])
         lines += [
             "",
             f"Default ({run['default_backend']}) median {run['default_median_seconds']} s, largest deviation from it "
             f"{run['default_largest_deviation']:.1%}; ratio to TensorFlow {run['ratio_to_tensorflow']}.",
         ]
+        for key in (k for k in run if k.startswith("seeds_")):  # the --seeds N run against TensorFlow's one seed
+            lines[-1] += f" With --seeds {key.split('_')[1]}: ratio to TensorFlow {run[key]}."
     return lines
 
 

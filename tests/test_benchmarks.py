@@ -99,12 +99,13 @@ def test_backends_part_measures_a_model_in_a_child_process_and_renders_its_table
                     "default_median_seconds": 500,
                     "default_largest_deviation": 0.05,
                     "ratio_to_tensorflow": 0.83,
+                    "seeds_3_ratio_to_tensorflow": 1.4,
                 }
             },
         }
     )
     assert "| 2C | 1 | 2.0 |" in text and "3D to 0.985 test accuracy on jax, one thread: 30.0 s" in text
-    assert "ratio to TensorFlow 0.83" in text
+    assert "ratio to TensorFlow 0.83" in text and "With --seeds 3: ratio to TensorFlow 1.4." in text
 
 
 def test_cnn_layouts_leave_untimed_only_layouts_at_least_as_costly_as_one_over_the_cap():
