@@ -161,6 +161,24 @@ def test_numpy_pipeline_shuffles_and_shifts_each_image_by_whole_pixels_new_draws
     assert flat[0][0].shape == (6, 49) and np.array_equal(flat[0][0].reshape(6, 7, 7, 1), first)
 
 
+def test_batches_gathered_by_move_equal_each_image_moved_on_its_own():
+    # The grouped gather (one copy per distinct move) against the plainest statement of a shift: pad
+    # each image and cut its window; any order of images, moves up to 2, images with and without channels.
+    from training.pipeline import draw_offsets, gather_shifted, pad_images
+
+    rng = np.random.default_rng(3)
+    for shape in ((40, 6, 7), (40, 6, 7, 1)):
+        images = rng.random(shape).astype("float32")
+        moves = draw_offsets(len(images), 2, rng)
+        order = rng.permutation(len(images))[:25]
+        expected = []
+        for i, (dr, dc) in zip(order, moves[:25], strict=True):
+            padded = np.pad(images[i], [(2, 2), (2, 2)] + [(0, 0)] * (images.ndim - 3))
+            expected.append(padded[2 + dr : 2 + dr + 6, 2 + dc : 2 + dc + 7])
+        assert len({tuple(m) for m in moves[:25]}) > 5  # several moves, so several groups
+        assert np.array_equal(gather_shifted(pad_images(images, 2), order, moves[:25], 2), np.stack(expected))
+
+
 def test_numpy_shift_moves_by_exactly_the_drawn_offsets():
     from training.pipeline import shift_images
 
