@@ -235,7 +235,7 @@ def main(argv=None) -> int:
         return 0
     if not args.measure:
         parser.error("give --problem-all EDITION here; the per-step part runs as `speed.py --only backends`")
-    from problems.cli import start_backend
+    from training.backend import start_backend
 
     start_backend(args.backend, args.threads)  # as main.py starts it
     found = (

@@ -169,7 +169,7 @@ def main(argv=None) -> int:
     parser.add_argument("--seed", type=int, default=1)
     parser.add_argument("--data-dir", help="folder holding mnist/ (default $PS4_DATA_DIR)")
     args = parser.parse_args(argv)
-    from problems.cli import start_backend
+    from training.backend import start_backend
 
     start_backend(args.backend, args.threads)  # as main.py starts it
     rows = measure(args.data_dir, args.steps, args.rounds, args.seed)

@@ -18,8 +18,7 @@ from training.backend import (
     DEFAULT_BACKEND,
     BackendError,
     choose_backend,
-    import_tensorflow,
-    select_backend,
+    start_backend,
 )
 from tuning import WORKER_TIMEOUT
 
@@ -210,17 +209,6 @@ def main(argv=None) -> int:
     return run_selected(args, selected)
 
 
-def start_backend(backend: str, threads: int | None) -> None:
-    """Choose ``backend`` for this process and start it, TensorFlow quietly (``training.backend.import_tensorflow``)."""
-    select_backend(backend, threads)
-    if backend == "tensorflow":
-        import_tensorflow()
-    else:
-        import jax
-
-        jax.devices()  # start the CPU client now, not inside the first timed step
-
-
 def run_selected(args, selected) -> int:
     """Run each selected problem; checks the data directory and the output folder before any work."""
     from data_prep import DataError, resolve_data_dir
@@ -292,7 +280,7 @@ def run_selected(args, selected) -> int:
 def run_context(args, pid: str, data_dir, dataset_dir):
     """The ``RunContext`` of problem ``pid`` under the parsed options ``args``."""
     from problems.context import RunContext
-    from problems.parallel import child_argv
+    from problems.parallel import CHILD_ENV, child_argv
 
     return RunContext(
         edition=args.edition,
@@ -317,6 +305,7 @@ def run_context(args, pid: str, data_dir, dataset_dir):
         threads=args.threads,
         backend_requested=args.requested_backend,
         worker_argv=child_argv(args, pid, data_dir) + ["--quiet"],
+        seed_workers=1 if CHILD_ENV in os.environ else args.jobs,
     )
 
 

@@ -22,6 +22,8 @@ with no Dropout layer, and the report says so.
 
 from __future__ import annotations
 
+from functools import partial
+
 from data_prep.mnist import one_hot, to_float, validation_split
 from models.cnn import (
     BATCH_SIZE,
@@ -324,7 +326,7 @@ def train_final(ctx: RunContext, values: dict, split, epochs: int, seeds=None, l
     decay_steps = epochs * steps_per_epoch(len(train[0]), BATCH_SIZE)
     constraints = []
     records, model = ctx.train_over_seeds(
-        lambda: build_for(values["dropout"], train, values, decay_steps=decay_steps),
+        partial(build_for, values["dropout"], train, values, decay_steps=decay_steps),
         train,
         val,
         test,

@@ -48,6 +48,8 @@ class RunContext:
         backend_requested: the backend the user asked for (``--backend``); a problem that cannot run
             on it runs on another (``Problem.backends``), and its report says so.
         worker_argv: the command that runs this problem with this run's options (a search worker).
+        seed_workers: processes a scored problem's seeds train in at once (``--jobs``; 1 in a child of
+            ``--problem all``, which holds one core of its own).
     """
 
     edition: str
@@ -72,6 +74,7 @@ class RunContext:
     threads: int | None = None
     backend_requested: str | None = None
     worker_argv: list[str] | None = None
+    seed_workers: int = 1
 
     @property
     def seed_list(self) -> list[int]:
@@ -106,6 +109,7 @@ class RunContext:
             seeds or self.seed_list,
             label or self.problem_id,
             callbacks_for=self.final_callbacks if final_logs else None,
+            workers=self.seed_workers,
             threads=self.threads,
             verbose=self.verbose,
             **kwargs,

@@ -14,6 +14,7 @@ from __future__ import annotations
 import json
 import time
 import warnings
+from functools import partial
 from pathlib import Path
 
 from data_prep.mnist import flatten, one_hot, to_float, validation_split
@@ -176,7 +177,7 @@ def train_settings(
     train, val, test = split
     found = []
     records, model = ctx.train_over_seeds(
-        lambda: build_mlp_for(settings, train, epochs, name=f"mlp_{budget.lower()}"),
+        partial(build_mlp_for, settings, train, epochs, name=f"mlp_{budget.lower()}"),
         train,
         val,
         test,

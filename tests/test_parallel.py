@@ -1,6 +1,8 @@
 """--jobs: problems side by side in child processes, and a dropout sweep spread over worker processes."""
 
 import json
+import os
+import signal
 import subprocess
 import sys
 import time
@@ -141,9 +143,6 @@ def test_a_child_given_several_short_problems_runs_them_itself(tmp_path):
 
 def test_stopping_the_run_with_sigterm_stops_its_children(tmp_path):
     """A killed --problem all leaves no problem running on its own: the parent stops its children."""
-    import os
-    import signal
-
     marker = tmp_path / "child.pid"
     script = (
         "import os, pathlib, subprocess, sys, time\n"
@@ -159,15 +158,50 @@ def test_stopping_the_run_with_sigterm_stops_its_children(tmp_path):
     )
     parent = subprocess.Popen([sys.executable, "-c", script])
     deadline = time.time() + 30
-    while not marker.exists() and time.time() < deadline:
-        time.sleep(0.1)
+    while not (marker.exists() and marker.read_text().strip()) and time.time() < deadline:
+        time.sleep(0.1)  # the file can exist a moment before its pid is written
     child = int(marker.read_text())
     parent.send_signal(signal.SIGTERM)
     assert parent.wait(timeout=30) == 128 + signal.SIGTERM
-    time.sleep(0.5)
+    deadline = time.time() + 10
+    while _alive(child) and time.time() < deadline:
+        time.sleep(0.1)
+    assert not _alive(child)
+
+
+def _alive(pid: int) -> bool:
     try:
-        os.kill(child, 0)
-        alive = not Path(f"/proc/{child}/stat").read_text().split()[2] == "Z"  # a zombie is gone
-    except ProcessLookupError:
-        alive = False
-    assert not alive
+        os.kill(pid, 0)
+        return Path(f"/proc/{pid}/stat").read_text().split()[2] != "Z"  # a zombie is gone
+    except (ProcessLookupError, FileNotFoundError):
+        return False
+
+
+def test_a_helper_process_stops_within_seconds_of_its_parents_death():
+    helper = (
+        "import os, sys, time\n"
+        f"sys.path.insert(0, {str(REPO)!r})\n"
+        "from training.processes import stop_with_parent\n"
+        "stop_with_parent(int(sys.argv[1]), 'helper')\n"
+        "print('watching', flush=True)\n"
+        "time.sleep(60)\n"
+    )
+    # The parent starts the helper (a seed or search worker in a real run), says its pid once the
+    # helper watches, and is then killed with no chance to clean up.
+    parent_script = (
+        "import os, subprocess, sys, time\n"
+        f"argv = [sys.executable, '-c', {helper!r}, str(os.getpid())]\n"
+        "helper = subprocess.Popen(argv, stdout=subprocess.PIPE, text=True)\n"
+        "helper.stdout.readline()\n"
+        "print(helper.pid, flush=True)\n"
+        "time.sleep(60)\n"
+    )
+    parent = subprocess.Popen([sys.executable, "-c", parent_script], stdout=subprocess.PIPE, text=True)
+    helper = int(parent.stdout.readline())
+    assert _alive(helper)
+    parent.send_signal(signal.SIGKILL)
+    parent.wait(timeout=10)
+    deadline = time.time() + 10
+    while _alive(helper) and time.time() < deadline:
+        time.sleep(0.2)
+    assert not _alive(helper)

@@ -46,6 +46,21 @@ def test_three_seeds_give_three_per_seed_rows_a_mean_and_a_spread(tiny_idx_dir, 
     assert "±" in (out / tiny_idx_dir.name / "2018" / "summary.md").read_text()
 
 
+@pytest.mark.backends
+def test_seeds_spread_over_two_processes_train_to_the_figures_of_one_process(tiny_idx_dir, tmp_path, capsys):
+    per_seed = {}
+    for jobs in ("1", "2"):
+        out = tmp_path / f"jobs{jobs}"
+        args = ["--problem", "2C", "--epochs", "2", "--seeds", "3", "--jobs", jobs, "--threads", "1", "--quiet"]
+        assert main([*args, "--dataset-dir", str(tiny_idx_dir), "--out", str(out)]) == 0
+        result = json.loads((out / tiny_idx_dir.name / "2018" / "2C" / "result.json").read_text())
+        per_seed[jobs] = [
+            {k: r[k] for k in ("seed", "test_loss", "test_accuracy", "val_loss")} for r in result["per_seed"]
+        ]
+    assert "2C: seeds 2 train in 1 other process(es)" in capsys.readouterr().out  # seed 2 did go elsewhere
+    assert per_seed["2"] == per_seed["1"] and [r["seed"] for r in per_seed["2"]] == [1, 2, 3]
+
+
 def test_the_chosen_dropout_rate_is_set_against_the_runner_up_and_its_spread():
     from problems.cnn import sweep_note
 

@@ -89,6 +89,18 @@ def import_tensorflow():
     return tf
 
 
+def start_backend(name: str, threads: int | None) -> None:
+    """Choose ``name`` for this process and start it, TensorFlow quietly (``import_tensorflow``), so
+    that no timed step pays for the start."""
+    select_backend(name, threads)
+    if name == "tensorflow":
+        import_tensorflow()
+    else:
+        import jax
+
+        jax.devices()  # start the CPU client now, not inside the first timed step
+
+
 def backend_record(threads: int | None) -> dict:
     """What result.json records of the backend: its name, version and the threads it was given."""
     import keras

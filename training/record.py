@@ -3,6 +3,7 @@ return a typed record of the run; and the figures of several such runs over seed
 
 from __future__ import annotations
 
+import os
 import statistics
 import time
 from collections.abc import Callable
@@ -105,19 +106,87 @@ def train_and_score(
     return record, model
 
 
-def train_over_seeds(build, train, val, test, seeds: list[int], label: str, callbacks_for=None, **kwargs):
+def train_over_seeds(
+    build, train, val, test, seeds: list[int], label: str, callbacks_for=None, workers: int = 1, **kwargs
+):
     """``train_and_score`` once per seed of ``seeds``, printing each seed's test figures after ``label``;
     ``callbacks_for(seed)`` gives each run its callbacks, ``kwargs`` the rest of ``train_and_score``'s.
-    Returns (records, the first seed's trained model)."""
-    records, first = [], None
-    for seed in seeds:
-        callbacks = callbacks_for(seed) if callbacks_for else None
-        record, model = train_and_score(build, train, val, test, seed=seed, callbacks=callbacks, **kwargs)
-        print(f"{label} seed {seed}: test loss {record.test_loss:.5f}, test accuracy {record.test_accuracy:.4f}")
-        records.append(record)
-        if first is None:
-            first = model
-    return records, first
+
+    With ``workers`` > 1 the seeds are dealt round-robin over this process and ``workers - 1`` fresh
+    processes on this process's backend and threads, training at the same time (3 seeds on 2 workers:
+    two rounds instead of three). ``build`` and ``callbacks_for`` then go to the other processes by
+    pickle (module-level functions, ``functools.partial``, bound methods), and ``check`` runs on the
+    models this process builds: a seed changes a model's weights, never its layers. A seed trains to
+    the same figures in either kind of process (tests/test_seeds.py).
+
+    Returns:
+        (records in the order of ``seeds``, the first seed's trained model).
+    """
+    here = list(seeds[:: max(1, workers)])
+    away = [seed for seed in seeds if seed not in here]
+    found, first = {}, None
+    processes = min(workers - 1, len(away))
+    pool = _seed_pool(processes, kwargs.get("threads")) if away else None
+    finished = False
+    try:
+        if away:
+            print(f"{label}: seeds {', '.join(map(str, away))} train in {processes} other process(es)", flush=True)
+        away_kwargs = {**kwargs, "check": None, "verbose": 0}  # two processes' epoch lines would interleave
+        pending = {
+            seed: pool.submit(_train_away, build, train, val, test, seed, callbacks_for, away_kwargs) for seed in away
+        }
+        for seed in here:
+            callbacks = callbacks_for(seed) if callbacks_for else None
+            found[seed], model = train_and_score(build, train, val, test, seed=seed, callbacks=callbacks, **kwargs)
+            _print_seed(label, found[seed])
+            first = model if first is None else first
+        for seed, future in pending.items():
+            found[seed] = future.result()
+            _print_seed(label, found[seed])
+        finished = True
+    finally:
+        if pool is not None:
+            if not finished:  # stopped or failed: no process may outlive this run, nor finish its seed first
+                for process in pool._processes.values():
+                    process.terminate()
+            pool.shutdown(wait=finished, cancel_futures=True)
+    return [found[seed] for seed in seeds], first
+
+
+def _print_seed(label: str, record: RunRecord) -> None:
+    print(f"{label} seed {record.seed}: test loss {record.test_loss:.5f}, test accuracy {record.test_accuracy:.4f}")
+
+
+def _seed_pool(processes: int, threads: int | None):
+    """A pool of ``processes`` fresh Python processes (spawned: a forked JAX or TensorFlow runtime can
+    deadlock) that start this process's backend with ``threads`` threads before they take a seed. A
+    worker that dies (killed, out of memory) fails its seed's result instead of leaving it waiting."""
+    import multiprocessing
+    from concurrent.futures import ProcessPoolExecutor
+
+    import keras
+
+    return ProcessPoolExecutor(
+        processes,
+        mp_context=multiprocessing.get_context("spawn"),
+        initializer=_start_worker,
+        initargs=(os.getpid(), keras.backend.backend(), threads),
+    )
+
+
+def _start_worker(parent: int, backend: str, threads: int | None) -> None:
+    from training.backend import start_backend
+    from training.processes import stop_with_parent
+
+    stop_with_parent(parent, "seed worker")  # a run stopped or killed takes its seed workers with it
+    start_backend(backend, threads)
+
+
+def _train_away(build, train, val, test, seed: int, callbacks_for, kwargs) -> RunRecord:
+    """One seed's ``train_and_score`` in a worker process: its record (the model stays behind)."""
+    callbacks = callbacks_for(seed) if callbacks_for else None
+    record, _ = train_and_score(build, train, val, test, seed=seed, callbacks=callbacks, **kwargs)
+    return record
 
 
 def _std(values: list[float]) -> float | None:

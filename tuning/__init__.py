@@ -1,7 +1,8 @@
 """keras-tuner searches: which oracle, what budget, where the trials are kept. Search spaces live in models/."""
 
 import os
-import threading
+
+from training.processes import stop_with_parent
 
 # Without any call from a worker for this long, a search's chief presumes the worker dead
 # (tuning.common.serve_as_chief). Here, not in tuning.common, so the command line can read it without
@@ -25,14 +26,5 @@ def stop_with_chief() -> None:
     starting up has not asked yet: either would hold its core that long. Its trial is not lost: the
     chief's saved state still lists it as running, and the rerun chief hands it out again."""
     chief = os.environ.pop(CHIEF_PID_ENV, None)  # not for this worker's own children
-    if not chief:
-        return
-
-    def watch():
-        while True:
-            if os.getppid() != int(chief):
-                print(f"worker: its chief (process {chief}) is gone; stopping", flush=True)
-                os._exit(3)
-            threading.Event().wait(1.0)
-
-    threading.Thread(target=watch, daemon=True, name="stop-with-chief").start()
+    if chief:
+        stop_with_parent(int(chief), "worker")
