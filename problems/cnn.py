@@ -40,6 +40,7 @@ from problems.replays import replay_problem
 from problems.report import atomic_write_text, model_summary, plot_history, pyplot, save_figure
 from problems.search_choice import Shipped, choice_note, finalist_rows, record_choice, reuse_note, search_summary
 from training import fit, steps_per_epoch, validation_size
+from training.backend import numerics_key
 from training.record import gap_against_spread, seed_metrics
 from tuning.common import data_key
 from tuning.records import read_search
@@ -122,7 +123,7 @@ def sweep(ctx: RunContext, train, val, rates, epochs: int, values: dict) -> list
 
     project = (
         f"dropout_{ctx.edition}_{ctx.problem_id}_seed{ctx.seed}_e{epochs}_r{ctx.repeats}_"
-        f"{data_key(*train, *val)}_{_settings_key(train, values)}"
+        f"{numerics_key(ctx.threads)}_{data_key(*train, *val)}_{_settings_key(train, values)}"
     )
     rows = sweep_search(
         rates,

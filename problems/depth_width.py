@@ -61,13 +61,11 @@ def course_baseline(
 ) -> dict:
     """The course's sample model trained with the course's settings (``training.record.train_and_score``,
     like every scored model) and scored on ``test``."""
-    import keras
-
+    from training.backend import numerics_key
     from training.record import train_and_score
     from tuning.common import data_key
 
-    # The backend and its threads are part of what fixes the last digits.
-    key = f"seed{seed}_e{epochs}_{keras.backend.backend()}_t{threads}_{data_key(*train, *val, *test)}"
+    key = f"seed{seed}_e{epochs}_{numerics_key(threads)}_{data_key(*train, *val, *test)}"
     path = Path(cache_dir) / "course_baseline" / f"{key}.json" if cache_dir is not None else None
     baseline = read_json_or_none(path) if path is not None else None
     if baseline is not None:

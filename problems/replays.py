@@ -106,12 +106,10 @@ def replay_data(ctx: RunContext):
 
 
 def _cache_path(ctx: RunContext, name: str, seed: int, epochs: int, data) -> Path:
-    import keras
-
+    from training.backend import numerics_key
     from tuning.common import data_key
 
-    # The backend and its threads are part of what fixes the last digits.
-    key = f"{name}_seed{seed}_e{epochs}_{keras.backend.backend()}_t{ctx.threads}_{data_key(*data[0], *data[1])}"
+    key = f"{name}_seed{seed}_e{epochs}_{numerics_key(ctx.threads)}_{data_key(*data[0], *data[1])}"
     return Path(ctx.tuner_dir) / "replays" / f"{key}.json"
 
 

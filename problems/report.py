@@ -218,7 +218,8 @@ def backend_text(result: dict) -> str:
     backend = result.get("backend")
     if not backend:
         return "backend not recorded"
-    return f"{backend['name']} {backend['version']}, {backend['threads_meaning']}"
+    text = f"{backend['name']} {backend['version']}, {backend['threads_meaning']}"
+    return text + (f"; XLA_FLAGS {backend['xla_flags']}" if backend.get("xla_flags") else "")
 
 
 def write_summary(edition_dir: str | Path) -> Path:

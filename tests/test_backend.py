@@ -8,7 +8,15 @@ import sys
 import pytest
 
 from tests.conftest import REPO
-from training.backend import DEFAULT_BACKEND, JAX_ONE_THREAD_FLAGS, BackendError, choose_backend, select_backend
+from training.backend import (
+    DEFAULT_BACKEND,
+    JAX_ONE_THREAD_FLAGS,
+    JAX_ONEDNN_FLAGS,
+    BackendError,
+    choose_backend,
+    numerics_key,
+    select_backend,
+)
 
 
 def test_the_flag_wins_over_the_environment_which_wins_over_the_default(monkeypatch):
@@ -32,7 +40,30 @@ def test_one_thread_on_jax_is_said_to_xla_once(monkeypatch):
         return
     select_backend("jax", 1)
     select_backend("jax", 1)
-    assert os.environ["XLA_FLAGS"] == f"--xla_dump_to=/nowhere {JAX_ONE_THREAD_FLAGS}"
+    assert os.environ["XLA_FLAGS"] == f"--xla_dump_to=/nowhere {JAX_ONEDNN_FLAGS} {JAX_ONE_THREAD_FLAGS}"
+    assert numerics_key(1) == "jax_t1_onednn"
+
+
+def test_a_users_onednn_choice_wins_on_jax(monkeypatch):
+    import keras
+
+    if keras.backend.backend() != "jax":
+        pytest.skip("select_backend('jax') needs a process where keras runs on jax")
+    monkeypatch.setenv("XLA_FLAGS", "--xla_cpu_use_onednn=false")
+    select_backend("jax", None)
+    assert os.environ["XLA_FLAGS"] == "--xla_cpu_use_onednn=false" and numerics_key(None) == "jax_tNone"
+
+
+def test_a_tensorflow_child_of_a_jax_run_drops_the_onednn_flags():
+    # keras is not imported in the child, so select_backend may switch it to tensorflow.
+    code = (
+        "import os; from training.backend import select_backend; "
+        "select_backend('tensorflow', 1); print(repr(os.environ.get('XLA_FLAGS')))"
+    )
+    env = {**os.environ, "XLA_FLAGS": f"{JAX_ONEDNN_FLAGS} {JAX_ONE_THREAD_FLAGS}"}
+    proc = subprocess.run([sys.executable, "-c", code], cwd=REPO, capture_output=True, text=True, env=env)
+    assert proc.returncode == 0, proc.stderr
+    assert proc.stdout.strip() == repr(JAX_ONE_THREAD_FLAGS)
 
 
 def test_a_backend_the_project_does_not_run_on_is_a_usage_error(tmp_path):

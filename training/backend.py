@@ -17,6 +17,12 @@ DEFAULT_BACKEND = "jax"
 # 2 CPUs) two processes would otherwise fight over both cores. Only "one thread" can be said to XLA:
 # a larger --threads leaves it its default (every core), and the record says so.
 JAX_ONE_THREAD_FLAGS = "--xla_cpu_multi_thread_eigen=false intra_op_parallelism_threads=1"
+# XLA's CPU backend hands convolutions and matrix products (and the element-wise and reduction work
+# around them) to oneDNN with these, as TensorFlow's own CPU kernels do by default: the CNN's step
+# measured faster on JAX with them, the MLPs' the same (README, "Backends"). A user's XLA_FLAGS that
+# name xla_cpu_use_onednn win; TensorFlow processes drop them (its XLA runs only the Playground port,
+# whose figures are checked against the Playground's code).
+JAX_ONEDNN_FLAGS = "--xla_cpu_use_onednn=true --xla_cpu_experimental_onednn_fusion_type=dot,eltwise,reduce"
 
 
 _threads: int | None = None  # what select_backend was given: TensorFlow takes it when it starts
@@ -52,8 +58,19 @@ def select_backend(name: str, threads: int | None = None) -> None:
     global _threads
     _threads = threads
     os.environ["KERAS_BACKEND"] = name
-    if name == "jax" and threads == 1 and JAX_ONE_THREAD_FLAGS not in os.environ.get("XLA_FLAGS", ""):
-        os.environ["XLA_FLAGS"] = f"{os.environ.get('XLA_FLAGS', '')} {JAX_ONE_THREAD_FLAGS}".strip()
+    flags = os.environ.get("XLA_FLAGS", "")
+    if name == "jax":
+        if "xla_cpu_use_onednn" not in flags:
+            flags = f"{flags} {JAX_ONEDNN_FLAGS}"
+        if threads == 1 and JAX_ONE_THREAD_FLAGS not in flags:
+            flags = f"{flags} {JAX_ONE_THREAD_FLAGS}"
+    else:  # a TensorFlow child of a JAX run inherits them
+        flags = flags.replace(JAX_ONEDNN_FLAGS, "")
+    flags = " ".join(flags.split())
+    if flags:
+        os.environ["XLA_FLAGS"] = flags
+    else:
+        os.environ.pop("XLA_FLAGS", None)
 
 
 def import_tensorflow():
@@ -102,18 +119,32 @@ def start_backend(name: str, threads: int | None) -> None:
 
 
 def backend_record(threads: int | None) -> dict:
-    """What result.json records of the backend: its name, version and the threads it was given."""
+    """What result.json records of the backend: its name, version, the threads it was given and, on
+    JAX, the XLA flags it ran with."""
     import keras
 
     name = keras.backend.backend()
     from importlib.metadata import version
 
-    return {
+    record = {
         "name": name,
         "version": version("jax" if name == "jax" else "tensorflow"),
         "threads": threads,
         "threads_meaning": _threads_meaning(name, threads),
     }
+    if name == "jax":
+        record["xla_flags"] = os.environ.get("XLA_FLAGS", "")
+    return record
+
+
+def numerics_key(threads: int | None) -> str:
+    """What besides the settings fixes a run's last digits (the backend, its threads, and on JAX whether
+    oneDNN runs the kernels), for the names of saved runs that a rerun may read back."""
+    import keras
+
+    name = keras.backend.backend()
+    onednn = name == "jax" and "xla_cpu_use_onednn=true" in os.environ.get("XLA_FLAGS", "")
+    return f"{name}_t{threads}" + ("_onednn" if onednn else "")
 
 
 def _threads_meaning(name: str, threads: int | None) -> str:
