@@ -34,7 +34,8 @@ RACE_GOAL, RACE_MAX_EPOCHS = 0.985, 3
 
 
 def _build(model_id: str):
-    """(compiled model, batch size, shift) of ``model_id`` as the problems train it."""
+    """(compiled model, batch size, augmentation: input_pipeline's shift, rotation, zoom) of ``model_id``
+    as the problems train it."""
     from models.cnn import BATCH_SIZE, build_cnn_from_values
     from models.mlp import build_mlp
     from problems.cnn import read_shipped
@@ -42,10 +43,10 @@ def _build(model_id: str):
 
     if model_id == "3D":
         ours = read_shipped().settings
-        return build_cnn_from_values(ours), BATCH_SIZE, ours["shift"]
+        return build_cnn_from_values(ours), BATCH_SIZE, {"shift": ours["shift"]}
     _, s = shipped_mlp_settings(model_id)
     model = build_mlp(s["hidden_units"], s["dropout_input"], s["dropout"], s["learning_rate"])
-    return model, s["batch_size"], s["shift"]
+    return model, s["batch_size"], {k: s[k] for k in ("shift", "rotation", "zoom")}
 
 
 def _data(model_id: str, data_dir: str | None, n: int | None = None):
@@ -68,7 +69,7 @@ def measure_steps(model_id: str, data_dir: str | None, steps: int, rounds: int, 
     from training import input_pipeline, set_seed
 
     set_seed(seed)
-    model, batch, shift = _build(model_id)
+    model, batch, augment = _build(model_id)
     (x, y), _ = _data(model_id, data_dir, n=steps * batch)
     times = []
 
@@ -79,7 +80,7 @@ def measure_steps(model_id: str, data_dir: str | None, steps: int, rounds: int, 
         def on_epoch_end(self, epoch, logs=None):
             times.append(time.perf_counter() - self.begun)
 
-    model.fit(input_pipeline((x, y), batch, seed, shift), epochs=rounds + 1, verbose=0, callbacks=[Clock()])
+    model.fit(input_pipeline((x, y), batch, seed, **augment), epochs=rounds + 1, verbose=0, callbacks=[Clock()])
     per_step = [1000 * t / steps for t in times[1:]]  # the first epoch compiles
     return {"ms_per_step": round(statistics.median(per_step), 2), "best_ms_per_step": round(min(per_step), 2)}
 

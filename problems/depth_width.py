@@ -186,6 +186,8 @@ def train_settings(
         epochs=epochs,
         batch_size=settings["batch_size"],
         shift=settings["shift"],
+        rotation=settings["rotation"],
+        zoom=settings["zoom"],
         settings={k: settings[k] for k in ("learning_rate", "schedule", "dropout_input", "dropout")},
         check=lambda m: found.append(check_budget(m, BUDGETS[budget])),
         image_shape=image_shape,
@@ -272,8 +274,13 @@ def search_and_choose(ctx: RunContext, budget: str, train, val, test, image_shap
 
 def settings_summary(settings: dict) -> str:
     """One line of settings for a table."""
+    warp = (
+        f"rotation {settings['rotation']}, zoom {settings['zoom']}, "
+        if settings["rotation"] or settings["zoom"]
+        else ""
+    )
     return (
         f"{list(settings['hidden_units'])}, dropout {settings['dropout_input']}/{settings['dropout']}, "
-        f"lr {settings['learning_rate']:.2e} {settings['schedule']}, shift {settings['shift']}, "
+        f"lr {settings['learning_rate']:.2e} {settings['schedule']}, shift {settings['shift']}, {warp}"
         f"{settings['epochs']} x {settings['batch_size']}"
     )

@@ -140,3 +140,13 @@ def test_course_baseline_trains_once_per_seed_and_data_and_says_when_reused(monk
     assert len(built) == 2
     dw.course_baseline((x, y), (x[:16], y[:16]), (x[:16], y[:16]), seed=1, epochs=1)
     assert len(built) == 3
+
+
+def test_the_search_space_key_changes_with_the_space_and_the_cap():
+    # A rerun resumes the kept trials only under the same space: a widened one starts afresh.
+    from tuning import mlp_search
+
+    key = mlp_search.space_key(mlp_search.MLPHyperModel(BUDGETS["2D"], COST_CAP_TFLOP["2D"], FIT_IMAGES, 1))
+    assert key == mlp_search.space_key(mlp_search.MLPHyperModel(BUDGETS["2D"], COST_CAP_TFLOP["2D"], FIT_IMAGES, 2))
+    assert key != mlp_search.space_key(mlp_search.MLPHyperModel(BUDGETS["2D"], 2.0, FIT_IMAGES, 1))
+    assert key != mlp_search.space_key(mlp_search.MLPHyperModel(BUDGETS["2C"], COST_CAP_TFLOP["2D"], FIT_IMAGES, 1))

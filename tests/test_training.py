@@ -133,12 +133,12 @@ def test_same_seed_same_numbers_in_two_separate_processes():
 
 
 def _numpy_epochs_of_shifted(seed, epochs=2, flat=False):
-    from training.pipeline import ShiftedBatches
+    from training.pipeline import AugmentedBatches
 
     x = np.zeros((6, 7, 7, 1), dtype="float32")
     x[:, 3, 3, 0] = 1.0
     x = x.reshape(6, 49) if flat else x
-    batches = ShiftedBatches(x, np.arange(6), batch_size=4, seed=seed, shift=1, image_shape=(7, 7))
+    batches = AugmentedBatches(x, np.arange(6), batch_size=4, seed=seed, shift=1, image_shape=(7, 7))
     found = []
     for _ in range(epochs):
         parts = [batches[i] for i in range(len(batches))]
@@ -186,3 +186,58 @@ def test_numpy_shift_moves_by_exactly_the_drawn_offsets():
     moved = shift_images(images, np.array([[1, 0], [0, -1]]))
     assert np.array_equal(moved[0, :4], images[0, 1:]) and np.all(moved[0, 4] == 0)  # rows taken one lower
     assert np.array_equal(moved[1, :, 1:], images[1, :, :4]) and np.all(moved[1, :, 0] == 0)
+
+
+def test_warp_images_is_exact_for_the_identity_and_whole_pixel_moves_and_zero_outside():
+    from training.pipeline import warp_images
+
+    rng = np.random.default_rng(3)
+    images = rng.random((5, 9, 9, 1)).astype("float32")
+    identity, still = np.tile(np.eye(2, dtype="float32"), (5, 1, 1)), np.zeros((5, 2), "float32")
+    assert np.array_equal(warp_images(images, identity, still), images)
+    moved = warp_images(images, identity, np.tile([[1.0, 2.0]], (5, 1)).astype("float32"))  # down 1, right 2
+    assert moved.dtype == np.float32 and np.array_equal(moved[:, 1:, 2:], images[:, :-1, :-2])
+    assert not moved[:, :1].any() and not moved[:, :, :2].any()  # what moved in is zeros
+    half = warp_images(images, identity, np.tile([[0.5, 0.0]], (5, 1)).astype("float32"))
+    assert np.allclose(half[:, 1:], (images[:, 1:] + images[:, :-1]) / 2, atol=1e-6)  # bilinear between rows
+    assert np.all(half[:, 0] == images[:, 0] / 2)  # half of the row above the image: zeros
+    far = warp_images(images, identity, np.full((5, 2), 20.0, "float32"))
+    assert not far.any()  # every read outside the image is a zero
+
+
+def test_warp_images_turns_about_the_centre_and_a_seeded_draw_repeats():
+    from training.pipeline import draw_warps, warp_images
+
+    dot = np.zeros((1, 5, 5), "float32")
+    dot[0, 0, 2] = 1.0  # top middle
+    quarter = np.array([[[0.0, -1.0], [1.0, 0.0]]], "float32")  # output reads 90 degrees back
+    turned = warp_images(dot, quarter, np.zeros((1, 2), "float32"))
+    assert turned[0, 2, 4] == 1.0 and turned.sum() == 1.0  # now right middle
+    first = draw_warps(50, 2, 15, 0.1, np.random.default_rng(7))
+    again = draw_warps(50, 2, 15, 0.1, np.random.default_rng(7))
+    assert all(np.array_equal(a, b) for a, b in zip(first, again, strict=True))
+    inverse, moves = first
+    scales = 1 / np.sqrt(np.abs(np.linalg.det(inverse)))
+    assert np.all((0.9 - 1e-5 <= scales) & (scales <= 1.1 + 1e-5)) and np.abs(moves).max() <= 2
+    turns = np.degrees(np.arctan2(inverse[:, 1, 0], inverse[:, 0, 0]))
+    assert np.abs(turns).max() <= 15 + 1e-4 and np.abs(turns).max() > 5  # drawn, and within the bound
+
+
+def test_numpy_pipeline_warps_each_image_with_new_draws_each_epoch_and_repeats_with_its_seed():
+    from training import input_pipeline
+
+    rng = np.random.default_rng(0)
+    x, y = rng.random((10, 64)).astype("float32"), np.eye(10, dtype="float32")
+
+    def epochs(seed):
+        batches = input_pipeline((x, y), 4, seed, shift=1, image_shape=(8, 8), rotation=10, zoom=0.1)
+        found = []
+        for _ in range(2):
+            found.append(np.concatenate([batches[i][0] for i in range(len(batches))]))
+            batches.on_epoch_end()
+        return found
+
+    first, second = epochs(5)
+    assert first.shape == (10, 64) and not np.array_equal(first, second)
+    assert all(np.array_equal(a, b) for a, b in zip(epochs(5), (first, second), strict=True))
+    assert not any(np.array_equal(row, original) for row in first for original in x)  # every image warped

@@ -114,15 +114,21 @@ def make_dataset(x, y, batch_size: int, seed: int, shift: int = 0, shuffle: bool
     return ds.prefetch(tf.data.AUTOTUNE)
 
 
-def input_pipeline(train, batch_size: int, seed: int, shift: int = 0, image_shape=(28, 28)):
-    """Shuffled training batches of ``train`` = (x, y) with pixel shifts, from the backend's best loader."""
+def input_pipeline(
+    train, batch_size: int, seed: int, shift: int = 0, image_shape=(28, 28), rotation: float = 0.0, zoom: float = 0.0
+):
+    """Shuffled training batches of ``train`` = (x, y) with pixel shifts, from the backend's best loader;
+    with ``rotation`` or ``zoom`` every image is warped (``training.pipeline.warp_images``), in numpy
+    on either backend (tf.data here only shifts)."""
     import keras
 
-    if keras.backend.backend() == "tensorflow":
+    if keras.backend.backend() == "tensorflow" and not (rotation or zoom):
         return make_dataset(*train, batch_size=batch_size, seed=seed, shift=shift, image_shape=image_shape)
-    from training.pipeline import ShiftedBatches
+    from training.pipeline import AugmentedBatches
 
-    return ShiftedBatches(*train, batch_size=batch_size, seed=seed, shift=shift, image_shape=image_shape)
+    return AugmentedBatches(
+        *train, batch_size=batch_size, seed=seed, shift=shift, image_shape=image_shape, rotation=rotation, zoom=zoom
+    )
 
 
 def fit(
@@ -136,6 +142,8 @@ def fit(
     verbose: int = 2,
     callbacks=None,
     image_shape=(28, 28),
+    rotation: float = 0.0,
+    zoom: float = 0.0,
 ):
     """Fit ``model`` on ``train`` = (x, y), monitoring ``val`` = (x, y); returns the History.
 
@@ -144,7 +152,7 @@ def fit(
     process only to be converted to numpy batch by batch). Same augmentation, drawn by each one's
     seeded generator, so the two backends' numbers differ in their last digits.
     """
-    ds = input_pipeline(train, batch_size, seed, shift, image_shape)
+    ds = input_pipeline(train, batch_size, seed, shift, image_shape, rotation, zoom)
     return model.fit(
         ds,
         validation_data=val,

@@ -62,6 +62,8 @@ def train_and_score(
     verbose: int = 2,
     callbacks=None,
     image_shape=(28, 28),
+    rotation: float = 0.0,
+    zoom: float = 0.0,
 ):
     """Seed, build, check, train on ``train`` (monitoring ``val``), score ``test`` once.
 
@@ -69,6 +71,8 @@ def train_and_score(
         build: makes the compiled model (called after seeding, so its weights follow ``seed``).
         train, val, test: (x, y) pairs.
         epochs, batch_size, seed, shift: the training (``shift``: pixel-shift augmentation).
+        rotation, zoom: affine augmentation (``training.pipeline.warp_images``; 0: none), recorded
+            in the settings when used.
         settings: what the record names as the run's settings (epochs, batch size, shift and seed
             are added).
         threads: the backend's threads, recorded.
@@ -87,13 +91,21 @@ def train_and_score(
     model = build()
     if check is not None:
         check(model)
-    history = fit(model, train, val, epochs, batch_size, seed, shift, verbose, callbacks, image_shape).history
+    history = fit(
+        model, train, val, epochs, batch_size, seed, shift, verbose, callbacks, image_shape, rotation, zoom
+    ).history
     test_loss, test_accuracy = model.evaluate(*test, batch_size=EVAL_BATCH_SIZE, verbose=0)
     record = RunRecord(
         seed=seed,
         backend=keras.backend.backend(),
         threads=threads,
-        settings={**(settings or {}), "epochs": epochs, "batch_size": batch_size, "shift": shift},
+        settings={
+            **(settings or {}),
+            "epochs": epochs,
+            "batch_size": batch_size,
+            "shift": shift,
+            **({"rotation": rotation, "zoom": zoom} if rotation or zoom else {}),
+        },
         history=history_record(history),
         test_loss=float(test_loss),
         test_accuracy=float(test_accuracy),

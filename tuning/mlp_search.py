@@ -2,9 +2,10 @@
 how long to train it.
 
 The space is ``models.mlp.build_mlp_hp``: depth and shape, input and hidden dropout, Adam's rate and
-its schedule, the pixel shift, epochs and batch size. Trials are scored on a validation split carved
-from the training set (keras-tuner's score: the trial's best epoch); the test set is never seen.
-Trials are kept in ``directory`` and a rerun with the same settings resumes.
+its schedule, the augmentation (pixel shift, rotation, zoom), epochs and batch size. Trials are
+scored on a validation split carved from the training set (keras-tuner's score: the trial's best
+epoch); the test set is never seen. Trials are kept in ``directory`` and a rerun with the same
+settings and space (``space_key``) resumes.
 
 The oracle (``GuidedBayesianOracle``): keras-tuner's BayesianOptimization, with two additions.
 Its first trial is the budget's hand-picked settings (``models.mlp.HAND_PICKED``), so the search
@@ -17,6 +18,8 @@ again.) ``num_initial_points`` is a third of the trials: with the default 40, 13
 
 from __future__ import annotations
 
+import hashlib
+import json
 from pathlib import Path
 
 import keras_tuner as kt
@@ -72,7 +75,7 @@ class GuidedBayesianOracle(kt.oracles.BayesianOptimizationOracle):
 
 class MLPHyperModel(kt.HyperModel):
     """Builds a budget- and cap-respecting MLP (or refuses the trial); its ``fit`` trains it with the
-    drawn pixel shift, epochs and batch size."""
+    drawn augmentation, epochs and batch size."""
 
     def __init__(
         self,
@@ -101,7 +104,15 @@ class MLPHyperModel(kt.HyperModel):
             raise kt.errors.FailedTrialError(f"refused: {err}") from err
 
     def fit(self, hp, model, x, y, validation_data=None, **kwargs):
-        ds = input_pipeline((x, y), hp.get("batch_size"), self.seed, hp.get("shift"), self.image_shape)
+        ds = input_pipeline(
+            (x, y),
+            hp.get("batch_size"),
+            self.seed,
+            hp.get("shift"),
+            self.image_shape,
+            hp.get("rotation"),
+            hp.get("zoom"),
+        )
         kwargs["epochs"] = self.epochs or hp.get("epochs")
         return model.fit(ds, validation_data=validation_data, shuffle=False, **kwargs)
 
@@ -113,6 +124,15 @@ class MLPHyperModel(kt.HyperModel):
     def feasible(self, values: dict) -> bool:
         """Whether ``values`` train within the cost cap (the oracle asks before handing them out)."""
         return self.cost(values) <= self.cap_tflop
+
+
+def space_key(hypermodel: MLPHyperModel) -> str:
+    """A short hash of the search space ``hypermodel`` declares (every hyperparameter and its values)
+    and of its cost cap: trials kept under another space are never resumed as this one's."""
+    hp = kt.HyperParameters()
+    hypermodel.build(hp)
+    config = {"space": hp.get_config()["space"], "cap_tflop": hypermodel.cap_tflop}
+    return hashlib.sha256(json.dumps(config, sort_keys=True).encode()).hexdigest()[:8]
 
 
 def search_mlp(
@@ -140,7 +160,8 @@ def search_mlp(
         first_values: the first trial's values (the hand-picked settings).
         train, val: (x, y) arrays; val is carved from the training set.
         seed: seeds the oracle and every trial's data order and shifts (0 becomes 1 for the oracle).
-        directory: where trials are kept; a rerun with the same key, seed, budget and data resumes.
+        directory: where trials are kept; a rerun with the same key, seed, budget, space and data
+            resumes.
         trials: the oracle's ``max_trials`` (default ``SEARCH_TRIALS``).
         epochs: train every trial this many epochs instead of the drawn number (quick looks, tests).
         image_shape: the images' (height, width), for the pixel shift of flattened inputs.
@@ -156,7 +177,7 @@ def search_mlp(
     """
     trials = trials or SEARCH_TRIALS
     hypermodel = MLPHyperModel(budget, cap_tflop, len(train[0]), seed, epochs, image_shape, train[1].shape[1])
-    project = f"mlp_{key}_seed{seed}_t{trials}_e{epochs or 'drawn'}_{data_key(*train, *val)}"
+    project = f"mlp_{key}_seed{seed}_t{trials}_e{epochs or 'drawn'}_{space_key(hypermodel)}_{data_key(*train, *val)}"
     tuner = open_resumable(
         lambda: kt.Tuner(
             oracle=GuidedBayesianOracle(
