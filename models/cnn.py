@@ -26,6 +26,8 @@ HAND_PICKED = {
     "dropout": 0.3,
     "learning_rate": 2e-3,
     "shift": 1,
+    "rotation": 0,
+    "zoom": 0.0,
 }
 
 
@@ -277,7 +279,8 @@ def build_cnn_final(
 
 # The --tune search space (tuning/cnn_search.py): every choice made by hand for the final model is in
 # it (filters, Dense width, stride or pooling, Dropout before the classifier only or after each
-# convolution stage too, the rate, Adam's rate, the pixel shift); 10 epochs at batch 32 stay fixed.
+# convolution stage too, the rate, Adam's rate, the augmentation: shift, rotation, zoom); 10 epochs at
+# batch 32 stay fixed.
 # Some widths break the parameter limit (for example 64/128 filters with a 256-unit Dense layer: 1.6M)
 # and some layouts the search's cost cap (tuning/cnn_search.py); both are refused before they train.
 HP_FILTERS = [16, 32, 48, 64]
@@ -291,8 +294,9 @@ def build_cnn_from_values(
     input_shape: tuple[int, int, int] = (28, 28, 1),
     num_classes: int = 10,
 ) -> keras.Model:
-    """``build_cnn_final`` from a search trial's values (``HAND_PICKED``'s keys; ``shift`` is the input
-    pipeline's). A ``dropout`` of None or >= 1 builds no Dropout layer (the 2018 meaning of p = 1)."""
+    """``build_cnn_final`` from a search trial's values (``HAND_PICKED``'s keys; ``shift``, ``rotation``
+    and ``zoom`` are the input pipeline's). A ``dropout`` of None or >= 1 builds no Dropout layer (the
+    2018 meaning of p = 1)."""
     dropout = values["dropout"]
     return build_cnn_final(
         dropout=None if dropout is None or dropout >= 1.0 else dropout,
@@ -316,7 +320,8 @@ def build_cnn_hp(
     """keras-tuner search space around ``build_cnn_final``: first-stage filters (the second doubles
     them), Dense width, downsampling (stride-2 convolutions or 2x2 pooling), where Dropout goes (before
     the classifier only, or after each convolution stage too), its rate, Adam's initial learning rate
-    (log scale). The pixel shift is tuned in the HyperModel's fit. Defaults are ``HAND_PICKED``.
+    (log scale). The augmentation (shift, rotation, zoom) is tuned in the HyperModel's fit. Defaults
+    are ``HAND_PICKED``.
 
     Raises:
         ConstraintError: the drawn model breaks the problem's rules; the search marks the trial failed

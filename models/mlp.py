@@ -15,6 +15,7 @@ from keras import layers
 
 from models.budget import BudgetError, MLPBudget, check_budget
 from training import STEPS_PER_EXECUTION, adam, steps_per_epoch
+from training.pipeline import ROTATIONS, SHIFTS, ZOOMS  # the augmentation searched
 
 BUDGETS = {
     "2C": MLPBudget(max_hidden_units=100, min_hidden_layers=1),
@@ -54,11 +55,6 @@ DROPOUT_INPUT = [0.0, 0.1, 0.2, 0.3]
 DROPOUT_HIDDEN = [0.0, 0.1, 0.2, 0.3, 0.4, 0.5]
 LEARNING_RATE = (3e-4, 1e-2)  # log scale
 SCHEDULES = ["cosine", "constant"]  # Adam's rate decays to 0 over the training, or stays
-SHIFTS = [0, 1, 2]  # pixels of random translation of each training image
-# Affine warps of each training image (``training.pipeline.warp_images``): largest turn in degrees and
-# largest change of scale; either above 0 warps bilinearly, with a continuous move of up to the shift.
-ROTATIONS = [0, 5, 10, 15]
-ZOOMS = [0.0, 0.05, 0.1, 0.15]
 EPOCHS = [10, 20, 30, 40, 60, 80]
 BATCH_SIZES = [128, 256]
 

@@ -2,7 +2,7 @@
 
 The story of a run: carve a validation split from the training images; take the settings the CNN's
 search chose (``reports/2018/3D/search/search.json``: filters, Dense width, downsampling, where
-Dropout goes, learning rate, pixel shift); run the edition's dropout sweep on that model as a
+Dropout goes, learning rate, augmentation); run the edition's dropout sweep on that model as a
 keras-tuner search (``tuning/dropout_sweep.py``: one trial per rate p, 1 epoch at batch size 32,
 ``--repeats N`` seeded executions per trial, scored on the validation split; resumable); pick the best
 p that keeps a Dropout layer, as the problem asks; train the model with it for 10 epochs at batch size
@@ -68,7 +68,12 @@ def build_for(p: float, train, values: dict | None = None, decay_steps: int | No
     )
 
 
-def _fit(model, train, val, epochs: int, seed: int, verbose: int, shift: int, callbacks=None):
+def augmentation(values: dict) -> dict:
+    """The input pipeline's settings of ``values``: ``training.fit``'s shift, rotation and zoom."""
+    return {"shift": values["shift"], "rotation": values["rotation"], "zoom": values["zoom"]}
+
+
+def _fit(model, train, val, epochs: int, seed: int, verbose: int, values: dict, callbacks=None):
     return fit(
         model,
         train,
@@ -76,10 +81,10 @@ def _fit(model, train, val, epochs: int, seed: int, verbose: int, shift: int, ca
         epochs,
         BATCH_SIZE,
         seed,
-        shift=shift,
         verbose=verbose,
         callbacks=callbacks,
         image_shape=train[0].shape[1:3],
+        **augmentation(values),
     )
 
 
@@ -90,8 +95,9 @@ def read_shipped() -> Shipped:
 
 
 def settings_of(values: dict) -> dict:
-    """A trial's values without Hyperband's bookkeeping (tuner/epochs, tuner/bracket, ...)."""
-    return {k: v for k, v in values.items() if not k.startswith("tuner/")}
+    """A trial's values without Hyperband's bookkeeping (tuner/epochs, tuner/bracket, ...); a search
+    recorded before rotation and zoom were searched trained without them (0)."""
+    return {"rotation": 0, "zoom": 0.0, **{k: v for k, v in values.items() if not k.startswith("tuner/")}}
 
 
 def settings_summary(values: dict) -> str:
@@ -100,6 +106,7 @@ def settings_summary(values: dict) -> str:
     return (
         f"{values['filters']}/{2 * values['filters']} filters ({values['downsample']}), Dense {values['dense_units']}, "
         f"dropout {values['dropout']} {where}, lr {values['learning_rate']:.2e} cosine, shift {values['shift']}"
+        + (f", rotation {values['rotation']}, zoom {values['zoom']}" if values["rotation"] or values["zoom"] else "")
     )
 
 
@@ -129,7 +136,7 @@ def sweep(ctx: RunContext, train, val, rates, epochs: int, values: dict) -> list
         rates,
         build=lambda p: build_for(p, train, values),
         fit=lambda model, seed, callbacks: _fit(
-            model, train, val, epochs, seed, verbose=0, shift=values["shift"], callbacks=callbacks
+            model, train, val, epochs, seed, verbose=0, values=values, callbacks=callbacks
         ),
         val=val,
         repeats=ctx.repeats,
@@ -337,7 +344,7 @@ def train_final(ctx: RunContext, values: dict, split, epochs: int, seeds=None, l
         final_logs=seeds is None,
         epochs=epochs,
         batch_size=BATCH_SIZE,
-        shift=values["shift"],
+        **augmentation(values),
         check=lambda m: constraints.append(check_cnn_constraints(m)),
         image_shape=train[0].shape[1:3],
     )

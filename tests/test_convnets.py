@@ -206,7 +206,10 @@ def test_the_cnn_search_space_holds_the_hand_made_choices_and_refuses_costly_lay
     build_cnn_hp(space)
     assert {"downsample", "conv_dropout", "filters", "dense_units", "dropout", "learning_rate"} <= set(space.values)
     assert space.values["downsample"] == "stride" and space.values["conv_dropout"] is False
-    assert space.values == {k: v for k, v in HAND_PICKED.items() if k != "shift"}  # shift: the fit's
+    augmentation = ("shift", "rotation", "zoom")  # the fit's
+    assert space.values == {k: v for k, v in HAND_PICKED.items() if k not in augmentation}
+    assert CNNHyperModel.augmentation(space) == {k: HAND_PICKED[k] for k in augmentation}
+    assert space.values["rotation"] == 0 and space.values["zoom"] == 0.0  # hand-picked: shift only
     small_pooled = kt.HyperParameters()
     small_pooled.Fixed("downsample", "pool")
     small_pooled.Fixed("filters", 16)
@@ -227,6 +230,20 @@ def test_the_cnn_search_space_holds_the_hand_made_choices_and_refuses_costly_lay
         cnn_search.check_step_cost({**HAND_PICKED, "filters": 48}, "jax")
     monkeypatch.setattr(cnn_search, "MAX_STEP_RATIO", 2.0)  # the cap is read when a trial is judged
     assert hypermodel.feasible(pooled)
+
+
+def test_the_cnn_search_project_is_keyed_by_its_space(monkeypatch):
+    """A widened space (the warp's rotation and zoom) or another cost cap never resumes old trials."""
+    import tuning.cnn_search as cnn_search
+
+    hypermodel = cnn_search.CNNHyperModel((28, 28, 1), 10, decay_steps=10, seed=1, batch_size=32)
+    key = cnn_search.space_key(hypermodel)
+    assert key == cnn_search.space_key(cnn_search.CNNHyperModel((28, 28, 1), 10, 10, seed=2, batch_size=32))
+    monkeypatch.setattr(cnn_search, "ZOOMS", [0.0, 0.1])
+    assert cnn_search.space_key(hypermodel) != key
+    monkeypatch.undo()
+    monkeypatch.setattr(cnn_search, "MAX_STEP_RATIO", 1.2)
+    assert cnn_search.space_key(hypermodel) != key
 
 
 def test_the_committed_layout_costs_cover_the_search_space_on_both_backends():
@@ -322,3 +339,20 @@ def test_the_sweep_spreads_over_workers_except_after_a_search_in_the_same_run(mo
     split = (np.zeros((4, 28, 28, 1), "float32"), np.eye(10, dtype="float32")[:4])
     cnn.sweep(ctx, split, split, [0.1], 1, HAND_PICKED)
     assert seen["workers"] == (None if tune else (["main.py"], 2))
+
+
+def test_the_cnn_trains_with_its_trials_augmentation_and_old_records_without_a_warp(monkeypatch, tmp_path):
+    import problems.cnn as cnn
+    from models.cnn import HAND_PICKED
+
+    old = {k: v for k, v in HAND_PICKED.items() if k not in ("rotation", "zoom")}
+    assert cnn.settings_of({**old, "tuner/epochs": 4}) == {**old, "rotation": 0, "zoom": 0.0}
+    warped = cnn.settings_of({**old, "rotation": 10, "zoom": 0.05})
+    assert (warped["rotation"], warped["zoom"]) == (10, 0.05)
+    assert "rotation 10, zoom 0.05" in cnn.settings_summary(warped)
+    assert "rotation" not in cnn.settings_summary(cnn.settings_of(old))
+    seen = {}
+    monkeypatch.setattr(cnn, "fit", lambda *args, **kwargs: seen.update(kwargs))
+    images = np.zeros((4, 28, 28, 1), "float32")
+    cnn._fit(None, (images, None), None, epochs=1, seed=1, verbose=0, values=warped)
+    assert (seen["shift"], seen["rotation"], seen["zoom"]) == (HAND_PICKED["shift"], 10, 0.05)

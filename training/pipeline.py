@@ -16,6 +16,14 @@ import math
 import keras
 import numpy as np
 
+# The augmentation values the searches draw from (MLPs: ``models.mlp.build_mlp_hp``; CNN:
+# ``tuning.cnn_search.CNNHyperModel``). Whole pixels of random translation of each training image;
+# affine warps (``warp_images``): largest turn in degrees and largest change of scale, either above 0
+# warping bilinearly with a continuous move of up to the shift.
+SHIFTS = [0, 1, 2]
+ROTATIONS = [0, 5, 10, 15]
+ZOOMS = [0.0, 0.05, 0.1, 0.15]
+
 
 def draw_offsets(n: int, shift: int, rng: np.random.Generator) -> np.ndarray:
     """(n, 2) whole-pixel moves in -shift..shift: a uniform draw rounded, as ``training.random_shift`` does."""

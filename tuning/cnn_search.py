@@ -1,12 +1,12 @@
 """``--tune`` for the CNN (2018 3D, 2023 4F): keras-tuner's Hyperband over ``models.cnn.build_cnn_hp``.
 
 The space holds every choice made by hand for the final model: first-stage filters, Dense width,
-stride or pooling, where Dropout goes and its rate, Adam's learning rate, and the pixel shift of the
-input pipeline (tuned in ``CNNHyperModel.fit``). A model that would break the problem's rules (1M
-parameters, a BatchNormalization, a Dropout with rate > 0) or the cost cap (``MAX_STEP_RATIO``: its
-measured step time against the hand-picked model's, ``check_step_cost``) is never handed out
-(``GuidedHyperbandOracle`` draws again), and ``build`` would refuse it before it trains with
-keras-tuner's ``FailedTrialError``.
+stride or pooling, where Dropout goes and its rate, Adam's learning rate, and the input pipeline's
+augmentation: pixel shift, rotation and zoom (tuned in ``CNNHyperModel.fit``). A model that would
+break the problem's rules (1M parameters, a BatchNormalization, a Dropout with rate > 0) or the cost
+cap (``MAX_STEP_RATIO``: its measured step time against the hand-picked model's,
+``check_step_cost``) is never handed out (``GuidedHyperbandOracle`` draws again), and ``build`` would
+refuse it before it trains with keras-tuner's ``FailedTrialError``.
 
 Why Hyperband, and its budget: the final model trains 10 epochs at batch 32 (the problem's settings),
 so the budget is counted in epochs. Hyperband with ``max_epochs`` = the final training's 10 epochs and
@@ -21,6 +21,7 @@ search weighs it like any other.
 
 from __future__ import annotations
 
+import hashlib
 import json
 from functools import cache
 from pathlib import Path
@@ -30,10 +31,10 @@ import keras_tuner as kt
 
 from models.cnn import FINAL_EPOCHS, HAND_PICKED, ConstraintError, build_cnn_hp
 from training import input_pipeline, steps_per_epoch, tuner_seed
+from training.pipeline import ROTATIONS, SHIFTS, ZOOMS
 from tuning.common import WORKER_TIMEOUT, completed_trials, ensure_success, open_resumable, role, run_search
 
 MAX_EPOCHS, FACTOR, HYPERBAND_ITERATIONS = FINAL_EPOCHS, 3, 2
-SHIFTS = [0, 1, 2]
 REDRAWS = 100  # random draws tried in place of one that breaks the rules or the cost cap
 
 # The cost cap, in measured step time: a layout whose batch-32 training step takes more than
@@ -156,10 +157,31 @@ class CNNHyperModel(kt.HyperModel):
             return False
         return True
 
+    @staticmethod
+    def augmentation(hp) -> dict:
+        """The input pipeline's share of the space: shift, rotation and zoom (defaults: ``HAND_PICKED``)."""
+        return {
+            "shift": hp.Choice("shift", SHIFTS, default=HAND_PICKED["shift"]),
+            "rotation": hp.Choice("rotation", ROTATIONS, default=HAND_PICKED["rotation"]),
+            "zoom": hp.Choice("zoom", ZOOMS, default=HAND_PICKED["zoom"]),
+        }
+
     def fit(self, hp, model, x, y, validation_data=None, **kwargs):
-        shift = hp.Choice("shift", SHIFTS, default=HAND_PICKED["shift"])
-        ds = input_pipeline((x, y), self.batch_size, self.seed, shift, self.input_shape[:2])
+        aug = self.augmentation(hp)
+        ds = input_pipeline(
+            (x, y), self.batch_size, self.seed, aug["shift"], self.input_shape[:2], aug["rotation"], aug["zoom"]
+        )
         return model.fit(ds, validation_data=validation_data, shuffle=False, **kwargs)
+
+
+def space_key(hypermodel: CNNHyperModel) -> str:
+    """A short hash of the search space (the model's hyperparameters and the augmentation's, every value)
+    and of the cost cap: trials kept under another space are never resumed as this one's."""
+    hp = kt.HyperParameters()
+    build_cnn_hp(hp, hypermodel.decay_steps, hypermodel.input_shape, hypermodel.num_classes)
+    hypermodel.augmentation(hp)
+    config = {"space": hp.get_config()["space"], "max_step_ratio": MAX_STEP_RATIO}
+    return hashlib.sha256(json.dumps(config, sort_keys=True).encode()).hexdigest()[:8]
 
 
 def search_cnn(
@@ -180,7 +202,8 @@ def search_cnn(
 
     Args:
         train, val: (x, y) with images shaped (n, h, w, 1) and one-hot labels.
-        project: the tuner project's name (carries the seed, budget and data).
+        project: the tuner project's name (carries the seed, budget and data); the space's key
+            (``space_key``) is appended, so a changed space starts a new project.
         trials: a cap on Hyperband's fits (None: its own schedule).
         epochs: Hyperband's ``max_epochs`` (default ``MAX_EPOCHS``).
         worker_timeout, workers: chief/worker mode (``tuning.common.run_search``).
@@ -188,8 +211,10 @@ def search_cnn(
     max_epochs = epochs or MAX_EPOCHS
     decay = max_epochs * steps_per_epoch(len(train[0]), batch_size)
 
+    hypermodel = CNNHyperModel(train[0].shape[1:], train[1].shape[1], decay, seed, batch_size)
+    project = f"{project}_{space_key(hypermodel)}"
+
     def make_tuner():
-        hypermodel = CNNHyperModel(train[0].shape[1:], train[1].shape[1], decay, seed, batch_size)
         tuner = GuidedHyperband(
             hypermodel,
             feasible=hypermodel.feasible,
