@@ -58,7 +58,15 @@ def test_seeds_spread_over_two_processes_train_to_the_figures_of_one_process(tin
             {k: r[k] for k in ("seed", "test_loss", "test_accuracy", "val_loss")} for r in result["per_seed"]
         ]
     assert "2C: seeds 2 train in 1 other process(es)" in capsys.readouterr().out  # seed 2 did go elsewhere
-    assert per_seed["2"] == per_seed["1"] and [r["seed"] for r in per_seed["2"]] == [1, 2, 3]
+    assert [r["seed"] for r in per_seed["2"]] == [1, 2, 3]
+    # Same training (val_loss and accuracy exact); the test loss once differed by 2e-7 relative in the
+    # fresh-clone CI (seed 2, scored in the other process), not in a rerun: a last-bits difference of
+    # the scoring kernels, far below the 4 decimals any report shows.
+    for other, one in zip(per_seed["2"], per_seed["1"], strict=True):
+        assert [other[k] for k in ("seed", "test_accuracy", "val_loss")] == [
+            one[k] for k in ("seed", "test_accuracy", "val_loss")
+        ]
+        assert other["test_loss"] == pytest.approx(one["test_loss"], rel=1e-6)
 
 
 def test_the_chosen_dropout_rate_is_set_against_the_runner_up_and_its_spread():
