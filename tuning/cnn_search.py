@@ -21,7 +21,6 @@ search weighs it like any other.
 
 from __future__ import annotations
 
-import hashlib
 import json
 from functools import cache
 from pathlib import Path
@@ -32,7 +31,15 @@ import keras_tuner as kt
 from models.cnn import FINAL_EPOCHS, HAND_PICKED, ConstraintError, build_cnn_hp
 from training import input_pipeline, steps_per_epoch, tuner_seed
 from training.pipeline import ROTATIONS, SHIFTS, ZOOMS
-from tuning.common import WORKER_TIMEOUT, completed_trials, ensure_success, open_resumable, role, run_search
+from tuning.common import (
+    WORKER_TIMEOUT,
+    completed_trials,
+    ensure_success,
+    open_resumable,
+    role,
+    run_search,
+    space_hash,
+)
 
 MAX_EPOCHS, FACTOR, HYPERBAND_ITERATIONS = FINAL_EPOCHS, 3, 2
 REDRAWS = 100  # random draws tried in place of one that breaks the rules or the cost cap
@@ -167,9 +174,8 @@ class CNNHyperModel(kt.HyperModel):
         }
 
     def fit(self, hp, model, x, y, validation_data=None, **kwargs):
-        aug = self.augmentation(hp)
         ds = input_pipeline(
-            (x, y), self.batch_size, self.seed, aug["shift"], self.input_shape[:2], aug["rotation"], aug["zoom"]
+            (x, y), self.batch_size, self.seed, image_shape=self.input_shape[:2], **self.augmentation(hp)
         )
         return model.fit(ds, validation_data=validation_data, shuffle=False, **kwargs)
 
@@ -180,8 +186,7 @@ def space_key(hypermodel: CNNHyperModel) -> str:
     hp = kt.HyperParameters()
     build_cnn_hp(hp, hypermodel.decay_steps, hypermodel.input_shape, hypermodel.num_classes)
     hypermodel.augmentation(hp)
-    config = {"space": hp.get_config()["space"], "max_step_ratio": MAX_STEP_RATIO}
-    return hashlib.sha256(json.dumps(config, sort_keys=True).encode()).hexdigest()[:8]
+    return space_hash(hp, max_step_ratio=MAX_STEP_RATIO)
 
 
 def search_cnn(

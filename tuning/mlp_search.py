@@ -18,8 +18,6 @@ again.) ``num_initial_points`` is a third of the trials: with the default 40, 13
 
 from __future__ import annotations
 
-import hashlib
-import json
 from pathlib import Path
 
 import keras_tuner as kt
@@ -36,6 +34,7 @@ from tuning.common import (
     open_resumable,
     role,
     run_search,
+    space_hash,
     trials_table,
 )
 
@@ -131,8 +130,7 @@ def space_key(hypermodel: MLPHyperModel) -> str:
     and of its cost cap: trials kept under another space are never resumed as this one's."""
     hp = kt.HyperParameters()
     hypermodel.build(hp)
-    config = {"space": hp.get_config()["space"], "cap_tflop": hypermodel.cap_tflop}
-    return hashlib.sha256(json.dumps(config, sort_keys=True).encode()).hexdigest()[:8]
+    return space_hash(hp, cap_tflop=hypermodel.cap_tflop)
 
 
 def search_mlp(
