@@ -93,8 +93,8 @@ def measure_race(data_dir: str | None, seed: int) -> dict:
     (x, y), test = _data("3D", data_dir)
     train, _ = validation_split(x, y, validation_size(len(x)), seed=seed)
     set_seed(seed)
-    model, batch, shift = _build("3D")
-    data = input_pipeline(train, batch, seed, shift)
+    model, batch, augment = _build("3D")
+    data = input_pipeline(train, batch, seed, **augment)
     spent, curve = 0.0, []
     for _ in range(RACE_MAX_EPOCHS):
         begun = time.perf_counter()

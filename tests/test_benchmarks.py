@@ -125,3 +125,20 @@ def test_cnn_layouts_leave_untimed_only_layouts_at_least_as_costly_as_one_over_t
         "conv_dropout": False,
     }
     assert all(dominated_by(a, [b]) is None or a == b for i, a in enumerate(order) for b in order[i + 1 :])
+
+
+def test_backends_race_trains_the_shipped_cnn_with_its_augmentation(monkeypatch, data_dir):
+    """The race feeds the shipped CNN's augmentation (a dict since the warp) to the pipeline."""
+    from benchmarks import backends
+
+    real_data = backends._data
+
+    def sliced(model_id, data_dir, n=None):
+        (x, y), (xt, yt) = real_data(model_id, data_dir, n=640)
+        return (x, y), (xt[:200], yt[:200])
+
+    monkeypatch.setattr(backends, "_data", sliced)
+    monkeypatch.setattr(backends, "RACE_MAX_EPOCHS", 1)
+    found = backends.measure_race(str(data_dir), seed=1)
+    assert found["epochs"] == 1 and len(found["curve"]) == 1
+    assert found["curve"][0]["train_seconds"] > 0 and 0.0 <= found["curve"][0]["test_accuracy"] <= 1.0
