@@ -3,6 +3,7 @@
 
 from __future__ import annotations
 
+import hashlib
 import json
 import os
 import socket
@@ -394,8 +395,6 @@ def space_hash(hp: kt.HyperParameters, **caps) -> str:
     """A short fingerprint of the search space ``hp`` declares (every hyperparameter and its values)
     and of ``caps`` (the cost cap), for a project name: trials kept under another space are never
     resumed as this one's."""
-    import hashlib
-
     config = {"space": hp.get_config()["space"], **caps}
     return hashlib.sha256(json.dumps(config, sort_keys=True).encode()).hexdigest()[:8]
 
@@ -403,8 +402,6 @@ def space_hash(hp: kt.HyperParameters, **caps) -> str:
 def data_key(*arrays) -> str:
     """A short fingerprint of the arrays a search trains and scores on, for its project name: a search
     resumes only on the same data."""
-    import hashlib
-
     import numpy as np
 
     digest = hashlib.sha256()
