@@ -224,13 +224,13 @@ def test_warp_images_turns_about_the_centre_and_a_seeded_draw_repeats():
 
 
 def test_numpy_pipeline_warps_each_image_with_new_draws_each_epoch_and_repeats_with_its_seed():
-    from training import input_pipeline
+    from training.pipeline import AugmentedBatches
 
     rng = np.random.default_rng(0)
     x, y = rng.random((10, 64)).astype("float32"), np.eye(10, dtype="float32")
 
     def epochs(seed):
-        batches = input_pipeline((x, y), 4, seed, shift=1, image_shape=(8, 8), rotation=10, zoom=0.1)
+        batches = AugmentedBatches(x, y, 4, seed, shift=1, image_shape=(8, 8), rotation=10, zoom=0.1)
         found = []
         for _ in range(2):
             found.append(np.concatenate([batches[i][0] for i in range(len(batches))]))
@@ -241,3 +241,35 @@ def test_numpy_pipeline_warps_each_image_with_new_draws_each_epoch_and_repeats_w
     assert first.shape == (10, 64) and not np.array_equal(first, second)
     assert all(np.array_equal(a, b) for a, b in zip(epochs(5), (first, second), strict=True))
     assert not any(np.array_equal(row, original) for row in first for original in x)  # every image warped
+
+
+def test_tensorflow_warp_computes_the_numpy_warp():
+    # The two backends' pipelines must apply the same augmentation: same maps in, same pixels out.
+    from training import warp_batch
+    from training.pipeline import draw_warps, warp_images
+
+    rng = np.random.default_rng(4)
+    images = rng.random((6, 12, 10, 1)).astype("float32")
+    inverse, moves = draw_warps(6, 2, 15, 0.15, rng)
+    moves[0] = 30.0  # one image moved right out of the frame: zeros
+    expected = warp_images(images, inverse, moves)
+    got = warp_batch(images, inverse, moves).numpy()
+    assert got.shape == images.shape and not got[0].any()
+    assert np.allclose(got, expected, atol=1e-5)
+
+
+def _epochs_of_warped(seed, epochs=2):
+    rng = np.random.default_rng(0)
+    x = rng.random((10, 64)).astype("float32")
+    ds = make_dataset(
+        x, np.arange(10), batch_size=4, seed=seed, shift=1, shuffle=False, image_shape=(8, 8), rotation=10, zoom=0.1
+    )
+    return x, [np.concatenate([xb.numpy() for xb, _ in ds]) for _ in range(epochs)]
+
+
+def test_tf_data_warps_each_image_with_new_draws_each_epoch_and_repeats_with_its_seed():
+    x, (first, second) = _epochs_of_warped(seed=5)
+    assert first.shape == (10, 64) and not np.array_equal(first, second)
+    assert not any(np.array_equal(row, original) for row in first for original in x)  # every image warped
+    _, again = _epochs_of_warped(seed=5)
+    assert all(np.array_equal(a, b) for a, b in zip(again, (first, second), strict=True))

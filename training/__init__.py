@@ -91,11 +91,68 @@ def random_shift(images, shift: int, generator):
     return tf.gather(out, cols, axis=2, batch_dims=1)
 
 
-def make_dataset(x, y, batch_size: int, seed: int, shift: int = 0, shuffle: bool = True, image_shape=(28, 28)):
+def warp_batch(images, inverse, moves):
+    """``training.pipeline.warp_images`` in TensorFlow ops, for tf.data: each image (batch, h, w, 1)
+    read at centre + inverse[i] (p - centre - moves[i]), bilinearly, zeros outside the image."""
+    import tensorflow as tf
+
+    from training.pipeline import WARP_PAD, centred_grid
+
+    h, w = images.shape[1], images.shape[2]
+    pad, hp, wp = WARP_PAD, h + 2 * WARP_PAD, w + 2 * WARP_PAD
+    n = tf.shape(images)[0]
+    flat = tf.reshape(tf.pad(images[..., 0], [[0, 0], [pad, pad], [pad, pad]]), [-1])
+    grid = tf.constant(centred_grid(h, w))
+    dr, dc = grid[None, :, 0] - moves[:, :1], grid[None, :, 1] - moves[:, 1:]  # (batch, h w) each
+    row = inverse[:, 0, :1] * dr + inverse[:, 0, 1:] * dc + ((h - 1) / 2 + pad)
+    col = inverse[:, 1, :1] * dr + inverse[:, 1, 1:] * dc + ((w - 1) / 2 + pad)
+    row = tf.clip_by_value(row, 0.0, hp - 1.001)  # into the zero border, as in numpy
+    col = tf.clip_by_value(col, 0.0, wp - 1.001)
+    r0, c0 = tf.floor(row), tf.floor(col)
+    fr, fc = row - r0, col - c0
+    at = (tf.range(n) * (hp * wp))[:, None] + tf.cast(r0, tf.int32) * wp + tf.cast(c0, tf.int32)
+    left = tf.gather(flat, at)
+    left += (tf.gather(flat, at + wp) - left) * fr
+    right = tf.gather(flat, at + 1)
+    right += (tf.gather(flat, at + wp + 1) - right) * fr
+    return tf.reshape(left + (right - left) * fc, tf.shape(images))
+
+
+def random_warp(images, shift: float, rotation: float, zoom: float, generator):
+    """Warp each image of a batch (batch, h, w, 1) by its own draw of ``training.pipeline.draw_warps``'
+    law (turn in +-rotation degrees, scale in 1 +- zoom, move in +-shift pixels), from the
+    ``tf.random.Generator`` ``generator``: every epoch new draws, a seeded run the same ones.
+
+    Why TensorFlow ops: on TensorFlow the numpy warp comes through a PyDataset, whose batches Keras
+    fetches in Python between steps; here tf.data warps the next batches while a step runs.
+    """
+    import tensorflow as tf
+
+    n = tf.shape(images)[0]
+    angle = generator.uniform((n,), -rotation, rotation) * (np.pi / 180)
+    scale = generator.uniform((n,), 1 - zoom, 1 + zoom)
+    moves = generator.uniform((n, 2), -shift, shift)
+    cos, sin = tf.cos(angle) / scale, tf.sin(angle) / scale
+    inverse = tf.stack([tf.stack([cos, -sin], -1), tf.stack([sin, cos], -1)], -2)
+    return warp_batch(images, inverse, moves)
+
+
+def make_dataset(
+    x,
+    y,
+    batch_size: int,
+    seed: int,
+    shift: int = 0,
+    shuffle: bool = True,
+    image_shape=(28, 28),
+    rotation: float = 0.0,
+    zoom: float = 0.0,
+):
     """A tf.data pipeline over images ``x``, flattened (n, h*w) or not (n, h, w, 1), and labels ``y``.
 
     With ``shift`` > 0 each training image is moved by up to ``shift`` whole pixels in each
-    direction (``random_shift``; flattened images are reshaped for it and flattened again):
+    direction (``random_shift``); with ``rotation`` or ``zoom`` it is warped instead (``random_warp``,
+    a continuous move of up to ``shift``). Flattened images are reshaped for it and flattened again:
     augmentation in the data pipeline, so the MLPs keep to the course's allowed layers.
     """
     import tensorflow as tf
@@ -104,26 +161,27 @@ def make_dataset(x, y, batch_size: int, seed: int, shift: int = 0, shuffle: bool
     if shuffle:
         ds = ds.shuffle(len(x), seed=seed, reshuffle_each_iteration=True)
     ds = ds.batch(batch_size)
-    if shift:
+    if shift or rotation or zoom:
         h, w = image_shape
         generator = tf.random.Generator.from_seed(seed)
         batch_shape = (-1, *x.shape[1:])
-        ds = ds.map(
-            lambda xb, yb: (tf.reshape(random_shift(tf.reshape(xb, (-1, h, w, 1)), shift, generator), batch_shape), yb)
-        )
+        if rotation or zoom:
+            move = lambda images: random_warp(images, shift, rotation, zoom, generator)  # noqa: E731
+        else:
+            move = lambda images: random_shift(images, shift, generator)  # noqa: E731
+        ds = ds.map(lambda xb, yb: (tf.reshape(move(tf.reshape(xb, (-1, h, w, 1))), batch_shape), yb))
     return ds.prefetch(tf.data.AUTOTUNE)
 
 
 def input_pipeline(
     train, batch_size: int, seed: int, shift: int = 0, image_shape=(28, 28), rotation: float = 0.0, zoom: float = 0.0
 ):
-    """Shuffled training batches of ``train`` = (x, y) with pixel shifts, from the backend's best loader;
-    with ``rotation`` or ``zoom`` every image is warped (``training.pipeline.warp_images``), in numpy
-    on either backend (tf.data here only shifts)."""
+    """Shuffled training batches of ``train`` = (x, y), shifted or warped, from the backend's best
+    loader: tf.data on TensorFlow (``make_dataset``), numpy on JAX (``training.pipeline``)."""
     import keras
 
-    if keras.backend.backend() == "tensorflow" and not (rotation or zoom):
-        return make_dataset(*train, batch_size=batch_size, seed=seed, shift=shift, image_shape=image_shape)
+    if keras.backend.backend() == "tensorflow":
+        return make_dataset(*train, batch_size, seed, shift, image_shape=image_shape, rotation=rotation, zoom=zoom)
     from training.pipeline import AugmentedBatches
 
     return AugmentedBatches(

@@ -73,11 +73,11 @@ def draw_warps(n: int, shift: float, rotation: float, zoom: float, rng: np.rando
     return inverse.astype(np.float32), moves.astype(np.float32)
 
 
-_WARP_PAD = 2  # zero rows and columns around each image: every read outside it lands on zeros
+WARP_PAD = 2  # zero rows and columns around each image: every read outside it lands on zeros
 
 
 @functools.cache
-def _centred_grid(h: int, w: int) -> np.ndarray:
+def centred_grid(h: int, w: int) -> np.ndarray:
     """(h w, 2) pixel coordinates less the image centre: the same for every batch, so made once."""
     centre = np.array([(h - 1) / 2, (w - 1) / 2], np.float32)
     grid = np.stack(np.mgrid[0:h, 0:w], -1).reshape(-1, 2).astype(np.float32) - centre
@@ -90,11 +90,11 @@ def warp_images(images: np.ndarray, inverse: np.ndarray, moves: np.ndarray) -> n
     and moved by ``moves[i]`` (rows, columns): output pixel p reads the input at
     centre + inverse (p - centre - move), bilinearly, with zeros outside the image."""
     n, h, w = images.shape[:3]
-    pad = _WARP_PAD
+    pad = WARP_PAD
     flat = np.pad(images.reshape(n, h, w), ((0, 0), (pad, pad), (pad, pad))).reshape(-1)
     hp, wp = h + 2 * pad, w + 2 * pad
     centre = np.array([(h - 1) / 2, (w - 1) / 2], np.float32)
-    grid = _centred_grid(h, w)
+    grid = centred_grid(h, w)
     dr, dc = grid[None, :, 0] - moves[:, :1], grid[None, :, 1] - moves[:, 1:]  # (n, h w) each
     # Written out, the 2x2 products are 25x faster than einsum over (n, h w, 2) here.
     row = inverse[:, 0, :1] * dr + inverse[:, 0, 1:] * dc + (centre[0] + pad)
