@@ -11,7 +11,6 @@ from tests.conftest import REPO
 from training.backend import (
     DEFAULT_BACKEND,
     JAX_ONE_THREAD_FLAGS,
-    JAX_ONEDNN_FLAGS,
     BackendError,
     choose_backend,
     numerics_key,
@@ -40,8 +39,8 @@ def test_one_thread_on_jax_is_said_to_xla_once(monkeypatch):
         return
     select_backend("jax", 1)
     select_backend("jax", 1)
-    assert os.environ["XLA_FLAGS"] == f"--xla_dump_to=/nowhere {JAX_ONEDNN_FLAGS} {JAX_ONE_THREAD_FLAGS}"
-    assert numerics_key(1) == "jax_t1_onednn"
+    assert os.environ["XLA_FLAGS"] == f"--xla_dump_to=/nowhere {JAX_ONE_THREAD_FLAGS}"
+    assert numerics_key(1) == "jax_t1"
 
 
 def test_a_users_onednn_choice_wins_on_jax(monkeypatch):
@@ -49,21 +48,31 @@ def test_a_users_onednn_choice_wins_on_jax(monkeypatch):
 
     if keras.backend.backend() != "jax":
         pytest.skip("select_backend('jax') needs a process where keras runs on jax")
-    monkeypatch.setenv("XLA_FLAGS", "--xla_cpu_use_onednn=false")
+    monkeypatch.setenv("XLA_FLAGS", "--xla_cpu_use_onednn=true")
     select_backend("jax", None)
-    assert os.environ["XLA_FLAGS"] == "--xla_cpu_use_onednn=false" and numerics_key(None) == "jax_tNone"
+    assert os.environ["XLA_FLAGS"] == "--xla_cpu_use_onednn=true" and numerics_key(None) == "jax_tNone_onednn"
 
 
-def test_a_tensorflow_child_of_a_jax_run_drops_the_onednn_flags():
-    # keras is not imported in the child, so select_backend may switch it to tensorflow.
-    code = (
-        "import os; from training.backend import select_backend; "
-        "select_backend('tensorflow', 1); print(repr(os.environ.get('XLA_FLAGS')))"
-    )
-    env = {**os.environ, "XLA_FLAGS": f"{JAX_ONEDNN_FLAGS} {JAX_ONE_THREAD_FLAGS}"}
+def test_on_jax_a_cnns_predictions_do_not_depend_on_the_batch_size():
+    # XLA's experimental oneDNN fusions, once the project's default, scored the same images 0.02 apart
+    # at batch 32 and 1000 (a search scoring at 32 then ranked wrong figures). Fresh process: XLA reads
+    # its flags when it starts.
+    code = """
+import numpy as np
+from training.backend import start_backend
+start_backend("jax", 1)
+from models.cnn import HAND_PICKED, build_cnn_from_values
+from training import set_seed
+set_seed(1)
+model = build_cnn_from_values(dict(HAND_PICKED))
+x = np.random.default_rng(0).random((1000, 28, 28, 1)).astype("float32")
+big, small = model.predict(x, batch_size=1000, verbose=0), model.predict(x, batch_size=32, verbose=0)
+print(float(np.abs(big - small).max()))
+"""
+    env = {k: v for k, v in os.environ.items() if k not in ("XLA_FLAGS", "KERAS_BACKEND")}
     proc = subprocess.run([sys.executable, "-c", code], cwd=REPO, capture_output=True, text=True, env=env)
     assert proc.returncode == 0, proc.stderr
-    assert proc.stdout.strip() == repr(JAX_ONE_THREAD_FLAGS)
+    assert float(proc.stdout.strip().splitlines()[-1]) < 1e-5
 
 
 def test_a_backend_the_project_does_not_run_on_is_a_usage_error(tmp_path):

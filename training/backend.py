@@ -17,12 +17,10 @@ DEFAULT_BACKEND = "jax"
 # 2 CPUs) two processes would otherwise fight over both cores. Only "one thread" can be said to XLA:
 # a larger --threads leaves it its default (every core), and the record says so.
 JAX_ONE_THREAD_FLAGS = "--xla_cpu_multi_thread_eigen=false intra_op_parallelism_threads=1"
-# XLA's CPU backend hands convolutions and matrix products (and the element-wise and reduction work
-# around them) to oneDNN with these, as TensorFlow's own CPU kernels do by default: the CNN's step
-# measured faster on JAX with them, the MLPs' the same (README, "Backends"). A user's XLA_FLAGS that
-# name xla_cpu_use_onednn win; TensorFlow processes drop them (its XLA runs only the Playground port,
-# whose figures are checked against the Playground's code).
-JAX_ONEDNN_FLAGS = "--xla_cpu_use_onednn=true --xla_cpu_experimental_onednn_fusion_type=dot,eltwise,reduce"
+# XLA's experimental oneDNN fusions (--xla_cpu_experimental_onednn_fusion_type) are left off: with
+# them a CNN's predictions depended on the batch size (0.02 apart on a fresh model at 32 and 1000,
+# 0.36 after one epoch), so a search scoring at batch 32 ranked wrong numbers (test_backend).
+# A user's own XLA_FLAGS are kept, and recorded with each result.
 
 
 _threads: int | None = None  # what select_backend was given: TensorFlow takes it when it starts
@@ -59,13 +57,8 @@ def select_backend(name: str, threads: int | None = None) -> None:
     _threads = threads
     os.environ["KERAS_BACKEND"] = name
     flags = os.environ.get("XLA_FLAGS", "")
-    if name == "jax":
-        if "xla_cpu_use_onednn" not in flags:
-            flags = f"{flags} {JAX_ONEDNN_FLAGS}"
-        if threads == 1 and JAX_ONE_THREAD_FLAGS not in flags:
-            flags = f"{flags} {JAX_ONE_THREAD_FLAGS}"
-    else:  # a TensorFlow child of a JAX run inherits them
-        flags = flags.replace(JAX_ONEDNN_FLAGS, "")
+    if name == "jax" and threads == 1 and JAX_ONE_THREAD_FLAGS not in flags:
+        flags = f"{flags} {JAX_ONE_THREAD_FLAGS}"
     flags = " ".join(flags.split())
     if flags:
         os.environ["XLA_FLAGS"] = flags
@@ -139,7 +132,7 @@ def backend_record(threads: int | None) -> dict:
 
 def numerics_key(threads: int | None) -> str:
     """What besides the settings fixes a run's last digits (the backend, its threads, and on JAX whether
-    oneDNN runs the kernels), for the names of saved runs that a rerun may read back."""
+    a user's XLA_FLAGS hand the kernels to oneDNN), for the names of saved runs that a rerun may read back."""
     import keras
 
     name = keras.backend.backend()
