@@ -8,6 +8,7 @@ Nothing here imports ``problems`` or ``tuning``: they sit on top of it.
 
 from __future__ import annotations
 
+import functools
 import random
 import sys
 from typing import TYPE_CHECKING
@@ -93,7 +94,10 @@ def random_shift(images, shift: int, generator):
 
 def warp_batch(images, inverse, moves):
     """``training.pipeline.warp_images`` in TensorFlow ops, for tf.data: each image (batch, h, w, 1)
-    read at centre + inverse[i] (p - centre - moves[i]), bilinearly, zeros outside the image."""
+    read at centre + inverse[i] (p - centre - moves[i]), bilinearly, zeros outside the image.
+
+    The same arithmetic written twice on purpose: numpy for JAX runs, TensorFlow ops for tf.data;
+    a test holds the two equal."""
     import tensorflow as tf
 
     from training.pipeline import WARP_PAD, centred_grid
@@ -166,9 +170,9 @@ def make_dataset(
         generator = tf.random.Generator.from_seed(seed)
         batch_shape = (-1, *x.shape[1:])
         if rotation or zoom:
-            move = lambda images: random_warp(images, shift, rotation, zoom, generator)  # noqa: E731
+            move = functools.partial(random_warp, shift=shift, rotation=rotation, zoom=zoom, generator=generator)
         else:
-            move = lambda images: random_shift(images, shift, generator)  # noqa: E731
+            move = functools.partial(random_shift, shift=shift, generator=generator)
         ds = ds.map(lambda xb, yb: (tf.reshape(move(tf.reshape(xb, (-1, h, w, 1))), batch_shape), yb))
     return ds.prefetch(tf.data.AUTOTUNE)
 
