@@ -363,10 +363,14 @@ def search_and_choose(ctx: RunContext, train, val, test, epochs: int) -> Shipped
     from tuning.common import describe_search, trials_table
 
     max_epochs = ctx.epochs or MAX_EPOCHS
-    # Everything that sets the budget is in the name: keras-tuner restores a project's own budget.
+    # Everything that sets the budget is in the name: keras-tuner restores a project's own budget. So is
+    # what fixes the trials' last digits (backend, threads, kernels): a search resumes only under them.
     budget = f"e{max_epochs}_t{ctx.trials}" if ctx.trials else f"e{max_epochs}_i{HYPERBAND_ITERATIONS}"
     budget += f"_cap{MAX_STEP_RATIO}"
-    project = f"cnn_{ctx.edition}_{ctx.problem_id}_seed{ctx.seed}_{budget}_{data_key(*train, *val)}"
+    project = (
+        f"cnn_{ctx.edition}_{ctx.problem_id}_seed{ctx.seed}_{budget}_{numerics_key(ctx.threads)}_"
+        f"{data_key(*train, *val)}"
+    )
     started = time.perf_counter()
     _, tuner, reused = search_cnn(
         train,

@@ -234,6 +234,7 @@ def search_and_choose(ctx: RunContext, budget: str, train, val, test, image_shap
     """Run the budget's search (``tuning.mlp_search``; spread over ``ctx.jobs`` worker processes),
     then let ``problems.search_choice`` train its best trial and the hand-picked trial over seeds,
     choose on validation accuracy and write ``search/``."""
+    from training.backend import numerics_key
     from tuning.mlp_search import search_mlp
 
     started = time.perf_counter()
@@ -253,6 +254,7 @@ def search_and_choose(ctx: RunContext, budget: str, train, val, test, image_shap
         tensorboard=ctx.tensorboard_dir("search"),
         worker_timeout=ctx.worker_timeout,
         workers=ctx.search_workers,
+        numerics=numerics_key(ctx.threads),
     )
     seconds = time.perf_counter() - started
     candidates = [("search's best", search["best_trial_id"], search["best_values"])]

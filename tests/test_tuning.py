@@ -51,6 +51,9 @@ def test_tiny_search_respects_the_budget_starts_from_the_given_trial_and_resumes
     table_fresh, _ = search_mlp("T", budget, 1.0, first, **kwargs)
     assert len(table_fresh) == 3 and set(table_fresh["status"]) == {"COMPLETED"}
     assert len(list(tmp_path.glob("mlp_T_*.unreadable-*"))) == 1
+    # Trials scored under other kernels (backend, threads, oneDNN on JAX) are never resumed as these.
+    _, search_other = search_mlp("T", budget, 1.0, first, **kwargs, numerics="jax_t1_onednn")
+    assert search_other["trials_reused"] == 0 and search_other["completed"] == 3
 
 
 @pytest.mark.backends

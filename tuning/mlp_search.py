@@ -149,6 +149,7 @@ def search_mlp(
     tensorboard: Path | None = None,
     worker_timeout: float = WORKER_TIMEOUT,
     workers: tuple[list[str], int] | None = None,
+    numerics: str = "",
 ):
     """Search ``budget`` and return ``(table, search)``.
 
@@ -165,6 +166,8 @@ def search_mlp(
         image_shape: the images' (height, width), for the pixel shift of flattened inputs.
         tensorboard: a folder for TensorBoard logs (one per trial), or None.
         worker_timeout, workers: chief/worker mode (``tuning.common.run_search``).
+        numerics: what fixes the trials' last digits besides the settings (``training.backend.numerics_key``),
+            part of the project name: trials scored on another backend or other kernels are not resumed.
 
     Returns:
         table: every trial (pandas DataFrame, best first; ``cost_tflop`` added);
@@ -175,7 +178,10 @@ def search_mlp(
     """
     trials = trials or SEARCH_TRIALS
     hypermodel = MLPHyperModel(budget, cap_tflop, len(train[0]), seed, epochs, image_shape, train[1].shape[1])
-    project = f"mlp_{key}_seed{seed}_t{trials}_e{epochs or 'drawn'}_{space_key(hypermodel)}_{data_key(*train, *val)}"
+    project = (
+        f"mlp_{key}_seed{seed}_t{trials}_e{epochs or 'drawn'}_{numerics or 'any'}_"
+        f"{space_key(hypermodel)}_{data_key(*train, *val)}"
+    )
     tuner = open_resumable(
         lambda: kt.Tuner(
             oracle=GuidedBayesianOracle(
