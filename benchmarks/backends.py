@@ -150,6 +150,10 @@ def run_problem_all(
     TensorFlow's one). With ``keep``, the last run's reports of the edition are copied to ``keep/<edition>``."""
     import shutil
 
+    from problems.context import git_commit, versions
+    from training.files import atomic_write_text
+
+    commit = git_commit()  # taken before the runs: they rewrite nothing outside the temporary folders
     runs = []
     plan = [("tensorflow", 1)] + [(DEFAULT_BACKEND, 1)] * repeats + ([(DEFAULT_BACKEND, seeds)] if seeds > 1 else [])
     for backend, n_seeds in plan:
@@ -196,6 +200,9 @@ def run_problem_all(
     found = {
         "edition": edition,
         "date": datetime.now(UTC).isoformat(timespec="seconds"),
+        "git_commit": commit,
+        "versions": versions(),
+        "cpus": os.cpu_count(),
         "runs": runs,
         "default_backend": DEFAULT_BACKEND,
         "default_median_seconds": median,
@@ -208,7 +215,7 @@ def run_problem_all(
     recorded = json.loads(path.read_text()) if path.is_file() else {}
     recorded[edition] = found
     out.mkdir(parents=True, exist_ok=True)
-    path.write_text(json.dumps(recorded, indent=2) + "\n")
+    atomic_write_text(path, json.dumps(recorded, indent=2) + "\n")
     return found
 
 

@@ -548,7 +548,8 @@ def _render_backends(result: dict) -> list[str]:
                 reached = f"{race['seconds_to_goal']} s ({race['epochs']} epochs)"
             lines += ["", f"- 3D to 0.985 test accuracy on {backend}, one thread: {reached}; curve {race['curve']}"]
     for edition, run in sorted(result.get("problem_all", {}).items()):
-        lines += ["", f"### `main.py --problem all`, edition {edition}, back to back ({run['date']})", ""]
+        at = f"{run['date']}, commit {run['git_commit'][:7]}" if "git_commit" in run else run["date"]
+        lines += ["", f"### `main.py --problem all`, edition {edition}, back to back ({at})", ""]
         lines += _table(run["runs"], ["backend", "seeds", "wall_seconds", "exit_status", "goals_missed"])
         lines += [
             "",

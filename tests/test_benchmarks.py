@@ -1,5 +1,8 @@
 """benchmarks/speed.py: FLOP counting, a real (tiny) race against the write-up model, and its tables."""
 
+import json
+from pathlib import Path
+
 from benchmarks import speed
 
 
@@ -106,6 +109,45 @@ def test_backends_part_measures_a_model_in_a_child_process_and_renders_its_table
     )
     assert "| 2C | 1 | 2.0 |" in text and "3D to 0.985 test accuracy on jax, one thread: 30.0 s" in text
     assert "ratio to TensorFlow 0.83" in text and "With --seeds 3: ratio to TensorFlow 1.4." in text
+
+
+def test_problem_all_records_each_run_its_ratios_and_the_commit(monkeypatch, tmp_path):
+    import subprocess
+    from types import SimpleNamespace
+
+    from benchmarks import backends
+
+    walls = iter([10.0, 6.0, 5.0, 7.0, 12.0])  # TensorFlow, three default runs, then --seeds 3
+    clock = {"now": 0.0}
+
+    real_run = subprocess.run
+
+    def fake_main(cmd, **kwargs):  # writes what main.py --problem all leaves in its --out folder
+        if "--out" not in cmd:
+            return real_run(cmd, **kwargs)  # git, for the commit
+        out = Path(cmd[cmd.index("--out") + 1]) / "2018"
+        (out / "run_all.json").write_text(json.dumps({"problems": [{"id": "2C", "wall_seconds": 1.0}]}))
+        (out / "summary.md").write_text("| 2C | yes |\n| 2D | **no** |\n" if "3" in cmd else "| 2C | yes |\n")
+        clock["now"] += next(walls)
+        return SimpleNamespace(returncode=0)
+
+    monkeypatch.setattr(subprocess, "run", fake_main)
+    monkeypatch.setattr(backends.time, "perf_counter", lambda: clock["now"])
+    found = backends.run_problem_all("2018", 3, None, tmp_path, keep=None, seeds=3)
+    assert [(r["backend"], r["seeds"], r["wall_seconds"]) for r in found["runs"]] == [
+        ("tensorflow", 1, 10.0),
+        (backends.DEFAULT_BACKEND, 1, 6.0),
+        (backends.DEFAULT_BACKEND, 1, 5.0),
+        (backends.DEFAULT_BACKEND, 1, 7.0),
+        (backends.DEFAULT_BACKEND, 3, 12.0),
+    ]
+    assert found["default_median_seconds"] == 6.0 and found["default_largest_deviation"] == round(1 / 6, 3)
+    assert found["ratio_to_tensorflow"] == 0.6 and found["seeds_3_ratio_to_tensorflow"] == 1.2
+    assert [r["goals_missed"] for r in found["runs"]] == [0, 0, 0, 0, 1]
+    assert found["git_commit"] and found["versions"]["keras"] and found["cpus"] >= 1
+    assert json.loads((tmp_path / "problem_all.json").read_text())["2018"] == found
+    text = speed.render({"date": "d", "seed": 1, "cpus": 2, "versions": {}, "problem_all": {"2018": found}})
+    assert f"commit {found['git_commit'][:7]}" in text
 
 
 def test_cnn_layouts_leave_untimed_only_layouts_at_least_as_costly_as_one_over_the_cap():
