@@ -309,7 +309,7 @@ def train(name: str, builder, parts: Split, settings: Settings, seed: int, verbo
         report_every=REPORT_EVERY if verbose else 0,
     )
     train_loss = bce(train_cases, logits_of(model, train_cases))
-    print(f"{MODEL_NAMES[name]}: final training loss {train_loss:.5f}")
+    print(f"{MODEL_NAMES[name]} seed {seed}: final training loss {train_loss:.5f}")
     logits = logits_of(model, parts.test)
     return ModelResult(scores(parts.test, logits, train_loss), logits, history, model)
 
@@ -388,22 +388,75 @@ def _observations(results: dict[str, dict], split_info: dict) -> list[str]:
             f"{split_info['test_deaths']} deaths; ROC AUC {r['roc_auc']:.3f} (0.5 = no ranking; with "
             f"{split_info['test_deaths']} test deaths it rests on {split_info['test_deaths']} ranks)."
         )
+        seeds = r["over_seeds"]
+        if seeds["loss_std"] is not None:
+            notes[-1] += (
+                f" Over seeds {seeds['seeds']}: test loss {seeds['loss_mean']:.5f} ± {seeds['loss_std']:.5f}, "
+                f"ROC AUC {seeds['roc_auc_mean']:.3f} ± {seeds['roc_auc_std']:.3f}."
+            )
     return notes
 
 
-def _fit_models(ctx: RunContext, settings: Settings, builders: dict) -> tuple[CovidData, Split, dict]:
-    """Load, split, and fit each of ``builders`` (name -> n_features -> model) from the same seed."""
+def _fit_models(ctx: RunContext, settings: Settings, builders: dict) -> tuple[CovidData, Split, dict, dict]:
+    """Load, split once (with the run's seed), and fit each of ``builders`` (name -> n_features -> model)
+    once per seed of ``--seeds``: the seeds change the initial weights only (full-batch Adam draws
+    nothing else), so the spread is the initialisation's, on one split. Returns the first seed's fits
+    (plots, weights, the collapse check) and every seed's test scores per model."""
     data = load(ctx, settings.encoding)  # validation first: a bad CSV raises before the report folder exists
     parts = split(data, ctx.seed)
-    fitted = {
-        name: train(name, lambda b=builder: b(data.x.shape[1]), parts, settings, ctx.seed, ctx.verbose)
+    runs = {
+        name: [
+            train(name, lambda b=builder: b(data.x.shape[1]), parts, settings, seed, ctx.verbose)
+            for seed in ctx.seed_list
+        ]
         for name, builder in builders.items()
     }
-    return data, parts, fitted
+    fitted = {name: found[0] for name, found in runs.items()}
+    per_seed = {name: [r.scores for r in found] for name, found in runs.items()}
+    return data, parts, fitted, per_seed
 
 
-def _report(ctx: RunContext, data: CovidData, parts: Split, fitted: dict[str, ModelResult], settings: Settings) -> dict:
-    """Score the baselines beside the fitted models; write the table and the plot; the common result keys."""
+def over_seeds(seeds: list[int], scores: list[dict]) -> dict:
+    """One model's test loss and ROC AUC over ``seeds``: means and sample standard deviations (None for
+    one seed: no spread measured)."""
+    import statistics
+
+    found = {"seeds": seeds}
+    for key in ("loss", "roc_auc"):
+        values = [s[key] for s in scores]
+        found[f"{key}_mean"] = statistics.fmean(values)
+        found[f"{key}_std"] = statistics.stdev(values) if len(values) > 1 else None
+    return found
+
+
+def per_seed_rows(seeds: list[int], per_seed: dict[str, list[dict]]) -> list[dict]:
+    """result.json's ``per_seed``: one row per model and seed, the test split's figures."""
+    return [
+        {
+            "model": MODEL_NAMES[name],
+            "seed": seed,
+            "train_loss": s["train_loss"],
+            "test_loss": s["loss"],
+            "accuracy": s["accuracy"],
+            "balanced_accuracy": s["balanced_accuracy"],
+            "roc_auc": s["roc_auc"],
+            "deaths_caught": s["confusion_matrix"][1][1],
+        }
+        for name, scores in per_seed.items()
+        for seed, s in zip(seeds, scores, strict=True)
+    ]
+
+
+def _report(
+    ctx: RunContext,
+    data: CovidData,
+    parts: Split,
+    fitted: dict[str, ModelResult],
+    per_seed: dict[str, list[dict]],
+    settings: Settings,
+) -> dict:
+    """Score the baselines beside the fitted models (the first seed's; each model's figures over the
+    seeds beside them); write the table and the plot; the common result keys."""
     optimum = logistic_optimum(parts, settings.class_weight)
     results = fitted | {"optimum": optimum, "constant_no": constant_no(parts)}
     rows = table(results)
@@ -418,9 +471,12 @@ def _report(ctx: RunContext, data: CovidData, parts: Split, fitted: dict[str, Mo
     )
     split_info = parts.info()
     metrics = {name: result.scores for name, result in results.items()}
+    for name, scores in per_seed.items():
+        metrics[name] = metrics[name] | {"over_seeds": over_seeds(ctx.seed_list, scores)}
     s = data.summary
     return {
         "metrics": metrics,
+        "per_seed": per_seed_rows(ctx.seed_list, per_seed),
         "table": rows,
         "history": {name: result.history for name, result in fitted.items()},
         "plots": [plot],
@@ -437,6 +493,8 @@ def _report(ctx: RunContext, data: CovidData, parts: Split, fitted: dict[str, Mo
             "class_weight": balanced_weights(parts.train) if settings.class_weight else "off (every case weighs 1)",
             "split": f"stratified on death_yn, test fraction {TEST_FRACTION} of each class (rounded), cases drawn "
             f"without replacement by a multivariate hypergeometric draw on the counts, numpy seed {ctx.seed}",
+            "seeds": f"{ctx.seed_list}: each network trained once per seed (initial weights) on this one split; "
+            f"the table, plots and weights are seed {ctx.seed}'s",
             **settings.extra,
         },
         "split": split_info,
@@ -452,8 +510,13 @@ def _report(ctx: RunContext, data: CovidData, parts: Split, fitted: dict[str, Mo
 
 def _headline(result: dict, results: dict, split_info: dict) -> str:
     const = results["constant_no"]
+    seeds = result["over_seeds"]
+    loss = f"{result['loss']:.5f}"
+    if seeds["loss_std"] is not None:
+        n, first = len(seeds["seeds"]), seeds["seeds"][0]
+        loss = f"{seeds['loss_mean']:.5f} ± {seeds['loss_std']:.5f} over {n} seeds (seed {first}: {loss})"
     return (
-        f"test loss {result['loss']:.5f}, accuracy {result['accuracy']:.4f}, "
+        f"test loss {loss}, accuracy {result['accuracy']:.4f}, "
         f"balanced {result['balanced_accuracy']:.3f}, "
         f"ROC AUC {result['roc_auc']:.3f}, {result['confusion_matrix'][1][1]}/{split_info['test_deaths']} test deaths "
         f'caught (constant "No": loss {const["loss"]:.5f}, accuracy {const["accuracy"]:.4f})'
@@ -466,9 +529,9 @@ def run_linear(ctx: RunContext, encoding: str = "onehot", class_weight: bool = F
     from models.linear import build_linear_1
 
     settings = Settings(encoding, class_weight, ctx.epochs or EPOCHS)
-    data, parts, fitted = _fit_models(ctx, settings, {"linear_1": build_linear_1})
+    data, parts, fitted, per_seed = _fit_models(ctx, settings, {"linear_1": build_linear_1})
     model = fitted["linear_1"].model
-    out = _report(ctx, data, parts, fitted, settings)
+    out = _report(ctx, data, parts, fitted, per_seed, settings)
     weights, bias = (np.asarray(v).ravel() for v in model.layers[0].get_weights())
     return out | {
         "headline": _headline(out["metrics"]["linear_1"], out["metrics"], out["split"]),
@@ -494,6 +557,17 @@ def collapse_check(model, cases: Cases) -> dict:
     }
 
 
+def _loss_gap(two: dict, one: dict) -> str:
+    """2D's mean test loss against 2C's over the same seeds, judged against their seed spread."""
+    from training.record import gap_against_spread
+
+    gap = two["loss_mean"] - one["loss_mean"]
+    return (
+        f"Mean test loss over seeds {two['seeds']}: 2D {two['loss_mean']:.5f} against 2C {one['loss_mean']:.5f}, "
+        f"a gap of {gap:+.5f}, which {gap_against_spread(gap, [two['loss_std'], one['loss_std']], digits=5)}."
+    )
+
+
 def run_linear2(
     ctx: RunContext, encoding: str = "onehot", class_weight: bool = False, hidden_units: int = HIDDEN_UNITS
 ) -> dict:
@@ -503,11 +577,11 @@ def run_linear2(
     from models.linear import build_linear_1, build_linear_2
 
     settings = Settings(encoding, class_weight, ctx.epochs or EPOCHS, {"hidden_units": hidden_units})
-    data, parts, fitted = _fit_models(
+    data, parts, fitted, per_seed = _fit_models(
         ctx, settings, {"linear_2": lambda n: build_linear_2(n, hidden_units), "linear_1": build_linear_1}
     )
     model2 = fitted["linear_2"].model
-    out = _report(ctx, data, parts, fitted, settings)
+    out = _report(ctx, data, parts, fitted, per_seed, settings)
     collapse = collapse_check(model2, parts.test)
     probs = {name: 1 / (1 + np.exp(-fitted[name].test_logits.astype("float64"))) for name in ("linear_1", "linear_2")}
     collapse["max_abs_test_probability_difference_2c_vs_2d"] = float(
@@ -530,6 +604,7 @@ def run_linear2(
         f"{collapse['max_abs_test_probability_difference_2c_vs_2d']:.2e}. Any gap is optimisation, not capacity: "
         "the same function class, reached along different gradient paths (the product W1@W2 changes the "
         "effective step sizes), both heading for the same optimum.",
+        _loss_gap(r2["over_seeds"], r1["over_seeds"]),
     ]
     return out | {
         "metrics": out["metrics"] | {"collapse": collapse},

@@ -265,6 +265,27 @@ def test_cli_runs_2c_and_2d_end_to_end(tmp_path):
     assert "2C linear" in (out / "2023" / "2D" / "comparison.md").read_text()
 
 
+def test_seeds_train_each_network_once_per_seed_on_one_split_and_judge_2d_against_the_spread(tmp_path):
+    path = synthetic_csv(tmp_path / "cases.csv")
+    args = ["--edition", "2023", "--problem", "2D", "--covid-csv", str(path), "--epochs", "5", "--quiet"]
+    assert main([*args, "--out", str(tmp_path / "one")]) == 0
+    assert main([*args, "--out", str(tmp_path / "two"), "--seeds", "2"]) == 0
+    one = json.loads((tmp_path / "one" / "2023" / "2D" / "result.json").read_text())
+    two = json.loads((tmp_path / "two" / "2023" / "2D" / "result.json").read_text())
+    assert two["split"] == one["split"]  # the seeds vary the initial weights, not the split
+    assert [(r["model"][:2], r["seed"]) for r in two["per_seed"]] == [("2D", 1), ("2D", 2), ("2C", 1), ("2C", 2)]
+    for name, rows in (("linear_2", two["per_seed"][:2]), ("linear_1", two["per_seed"][2:])):
+        seeds = two["metrics"][name]["over_seeds"]
+        losses = [r["test_loss"] for r in rows]
+        assert seeds["seeds"] == [1, 2] and seeds["loss_mean"] == pytest.approx(np.mean(losses))
+        assert seeds["loss_std"] == pytest.approx(np.std(losses, ddof=1)) and seeds["loss_std"] > 0
+        assert rows[0]["test_loss"] == pytest.approx(one["metrics"][name]["loss"])  # seed 1 as in a one-seed run
+        assert one["metrics"][name]["over_seeds"]["loss_std"] is None
+    assert "no seed spread was measured (one seed)" in one["notes"][-1]
+    assert "Mean test loss over seeds [1, 2]" in two["notes"][-1] and "the seed spread (" in two["notes"][-1]
+    assert " ± " in two["headline"] and "## Per seed" in (tmp_path / "two" / "2023" / "2D" / "report.md").read_text()
+
+
 def test_split_divides_each_rows_count_stratified_and_seeded():
     from problems.covid import split
 

@@ -221,13 +221,14 @@ def seed_metrics(records: list[RunRecord], goal: float | None) -> dict:
     return found
 
 
-def gap_against_spread(gap: float, spreads: list[float | None]) -> str:
+def gap_against_spread(gap: float, spreads: list[float | None], digits: int = 4) -> str:
     """Whether a difference between two figures exceeds the seed spread measured in the same run (the
     larger of the standard deviations given), as a phrase that follows "which": "exceeds the seed
-    spread (0.0010)", "is within the seed spread (...)", or that none was measured (one seed)."""
+    spread (0.0010)", "is within the seed spread (...)", or that none was measured (one seed).
+    ``digits``: decimals of the spread shown."""
     measured = [s for s in spreads if s is not None]
     if not measured:
         return "cannot be judged against noise: no seed spread was measured (one seed)"
     spread = max(measured)
     verdict = "exceeds the seed spread" if abs(gap) > spread else "is within the seed spread"
-    return f"{verdict} ({spread:.4f})"
+    return f"{verdict} ({spread:.{digits}f})"
