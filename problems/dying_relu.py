@@ -52,8 +52,14 @@ def _ordered_run(trainer: PlaygroundSGD, x_ordered, y_ordered, x, y, epochs: int
 
 
 def _tally(outcomes: list[dict], units_in_layer_1: int) -> dict:
+    """The figures of one order and rate over its initialisations: means, and the sample standard
+    deviations of those the observations compare (the spread a gap between the orders is judged by)."""
+
     def share(key, layer=slice(None)):
         return float(np.mean([o[key][layer].mean() for o in outcomes]))
+
+    def std(values) -> float | None:
+        return float(np.std(values, ddof=1)) if len(values) > 1 else None
 
     final_accuracy = np.array([o["accuracy"][-1] for o in outcomes])
     mean_curve = np.mean([o["accuracy"] for o in outcomes], axis=0)
@@ -62,16 +68,19 @@ def _tally(outcomes: list[dict], units_in_layer_1: int) -> dict:
         "dead_fraction_after_first_half": share("dead_after_first_half"),
         "dead_fraction_after_epoch_1": share("dead_after_epoch_1"),
         "dead_fraction_at_end": share("dead_at_end"),
+        "dead_fraction_at_end_std": std([o["dead_at_end"].mean() for o in outcomes]),
         "dead_fraction_at_end_layer_1": share("dead_at_end", slice(0, units_in_layer_1)),
         "dead_fraction_at_end_layer_2": share("dead_at_end", slice(units_in_layer_1, None)),
         "units_dead_after_first_half_alive_at_end": int(sum(o["recovered"].sum() for o in outcomes)),
         "of_which_in_layer_1": int(sum(o["recovered"][:units_in_layer_1].sum() for o in outcomes)),
         "units_dead_after_first_half": int(sum(o["dead_after_first_half"].sum() for o in outcomes)),
         "final_accuracy_mean": float(final_accuracy.mean()),
+        "final_accuracy_std": std(final_accuracy),
         "final_accuracy_min": float(final_accuracy.min()),
         "runs_stuck_at_one_class": int(np.sum(final_accuracy <= 0.5)),
         "accuracy_after_epoch_1_mean": float(mean_curve[0]),
         "accuracy_after_epoch_2_mean": float(mean_curve[1]) if len(mean_curve) > 1 else None,
+        "accuracy_after_epoch_2_std": std([o["accuracy"][1] for o in outcomes]) if len(mean_curve) > 1 else None,
         "first_epoch_mean_accuracy_reaches_0.99": None if reached is None else reached + 1,
         "runs": len(outcomes),
     }
@@ -283,7 +292,8 @@ def _note_playground_rate(results: dict, half: int) -> str:
     if after_2 is not None and abs(after_2 - 0.5) <= 0.05 and after_2_shuffled > after_2 + 0.1:
         playground += (
             " What negatives-first does cost at this rate is time: after epoch 2 it is no better than answering "
-            f"one class (mean accuracy {after_2:.3f}, against {after_2_shuffled:.3f} shuffled), and its mean "
+            f"one class (mean accuracy {after_2:.3f}, against {after_2_shuffled:.3f} shuffled: "
+            f"{_gap(play_nf, play_sh, 'accuracy_after_epoch_2_mean', 'accuracy_after_epoch_2_std')}), and its mean "
             f"accuracy reaches 0.99 at epoch {_epoch(play_nf)} against {_epoch(play_sh)} shuffled."
         )
     return playground
@@ -297,7 +307,9 @@ def _note_larger_rate(results: dict, shown_rate: float, half: int) -> str:
         f"With a larger rate (lr {shown_rate:g}) negatives-first ends with {shown['dead_fraction_at_end']:.3f} of "
         f"the units dead (shuffled {shown_sh['dead_fraction_at_end']:.3f}) and accuracy "
         f"{shown['final_accuracy_mean']:.3f} (shuffled {shown_sh['final_accuracy_mean']:.3f})"
-        + (": the write-ups' effect appears." if worse else ": the write-ups' effect does not appear here either.")
+        + (": the write-ups' effect appears" if worse else ": the write-ups' effect does not appear here either")
+        + f" (dead share: {_gap(shown, shown_sh, 'dead_fraction_at_end', 'dead_fraction_at_end_std')}; accuracy: "
+        f"{_gap(shown, shown_sh, 'final_accuracy_mean', 'final_accuracy_std')})."
     )
     if shown["dead_fraction_at_end"] > 2 * shown["dead_fraction_after_first_half"]:
         larger += (
@@ -312,6 +324,16 @@ def _note_larger_rate(results: dict, shown_rate: float, half: int) -> str:
         f"({shown['of_which_in_layer_1']} in layer 1)."
     )
     return larger
+
+
+def _gap(negatives_first: dict, shuffled: dict, mean: str, std: str) -> str:
+    """``a gap of +0.074, which exceeds the spread over the initialisations (0.061)``: negatives-first's
+    ``mean`` against shuffled's, judged by the larger of the two orders' ``std`` over the initialisations."""
+    from training.record import gap_against_spread
+
+    gap = negatives_first[mean] - shuffled[mean]
+    verdict = gap_against_spread(gap, [negatives_first.get(std), shuffled.get(std)], digits=3)
+    return f"a gap of {gap:+.3f}, which {verdict.replace('seed spread', 'spread over the initialisations')}"
 
 
 def _note_near_chance(results: dict, rates) -> list[str]:

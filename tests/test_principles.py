@@ -235,6 +235,34 @@ def test_dead_unit_counter_on_a_hand_made_model():
     assert not dead_units(model, x[:1])[0][1] and dead_units(model, x[:1])[0][2]
 
 
+def test_dying_relu_judges_the_orders_gap_against_the_spread_over_initialisations():
+    from problems.dying_relu import _note_larger_rate, _tally
+
+    def outcome(dead: list[bool], accuracy: list[float]) -> dict:
+        dead = np.array(dead)
+        return {
+            "dead_after_first_half": dead,
+            "dead_after_epoch_1": dead,
+            "dead_at_end": dead,
+            "recovered": np.zeros_like(dead),
+            "accuracy": np.array(accuracy),
+        }
+
+    # Negatives-first: a quarter dead in every run (no spread); shuffled: none or all dead (wide spread).
+    nf = _tally([outcome([True, False, False, False], [0.5, 0.8])] * 2, 2)
+    wide = _tally([outcome([False] * 4, [0.5, 0.9]), outcome([True] * 4, [0.5, 0.7])], 2)
+    narrow = _tally([outcome([False] * 4, [0.5, 0.9])] * 2, 2)
+    assert wide["dead_fraction_at_end_std"] == pytest.approx(np.std([0, 1], ddof=1))
+    assert nf["dead_fraction_at_end_std"] == 0 and wide["final_accuracy_std"] == pytest.approx(
+        np.std([0.9, 0.7], ddof=1)
+    )
+    within = _note_larger_rate({"lr_1/negatives_first": nf, "lr_1/shuffled": wide}, 1.0, 500)
+    beyond = _note_larger_rate({"lr_1/negatives_first": nf, "lr_1/shuffled": narrow}, 1.0, 500)
+    assert "dead share: a gap of -0.250, which is within the spread over the initialisations (0.707)" in within
+    assert "dead share: a gap of +0.250, which exceeds the spread over the initialisations (0.000)" in beyond
+    assert "accuracy: a gap of -0.100, which exceeds the spread over the initialisations (0.000)" in beyond
+
+
 # --- OR and XOR ----------------------------------------------------------------------------------
 
 
