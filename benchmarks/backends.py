@@ -196,7 +196,6 @@ def run_problem_all(
             f"problem_all: {edition} on {backend}, {n_seeds} seed(s): {wall:.0f} s, exit {done.returncode}", flush=True
         )
     default = [r["wall_seconds"] for r in runs if r["backend"] == DEFAULT_BACKEND and r["seeds"] == 1]
-    median = statistics.median(default)
     found = {
         "edition": edition,
         "date": datetime.now(UTC).isoformat(timespec="seconds"),
@@ -205,10 +204,14 @@ def run_problem_all(
         "cpus": os.cpu_count(),
         "runs": runs,
         "default_backend": DEFAULT_BACKEND,
-        "default_median_seconds": median,
-        "default_largest_deviation": round(max(abs(s - median) / median for s in default), 3),
-        "ratio_to_tensorflow": round(median / runs[0]["wall_seconds"], 3),
     }
+    if default:  # --repeats 0 times only the --seeds run against TensorFlow
+        median = statistics.median(default)
+        found.update(
+            default_median_seconds=median,
+            default_largest_deviation=round(max(abs(s - median) / median for s in default), 3),
+            ratio_to_tensorflow=round(median / runs[0]["wall_seconds"], 3),
+        )
     if seeds > 1:
         found[f"seeds_{seeds}_ratio_to_tensorflow"] = round(runs[-1]["wall_seconds"] / runs[0]["wall_seconds"], 3)
     path = out / "problem_all.json"

@@ -551,11 +551,12 @@ def _render_backends(result: dict) -> list[str]:
         at = f"{run['date']}, commit {run['git_commit'][:7]}" if "git_commit" in run else run["date"]
         lines += ["", f"### `main.py --problem all`, edition {edition}, back to back ({at})", ""]
         lines += _table(run["runs"], ["backend", "seeds", "wall_seconds", "exit_status", "goals_missed"])
-        lines += [
-            "",
-            f"Default ({run['default_backend']}) median {run['default_median_seconds']} s, largest deviation from it "
-            f"{run['default_largest_deviation']:.1%}; ratio to TensorFlow {run['ratio_to_tensorflow']}.",
-        ]
+        lines += ["", ""]
+        if "default_median_seconds" in run:  # absent when only the --seeds run was timed (--repeats 0)
+            lines[-1] = (
+                f"Default ({run['default_backend']}) median {run['default_median_seconds']} s, largest deviation "
+                f"from it {run['default_largest_deviation']:.1%}; ratio to TensorFlow {run['ratio_to_tensorflow']}."
+            )
         for key in (k for k in run if k.startswith("seeds_")):  # the --seeds N run against TensorFlow's one seed
             lines[-1] += f" With --seeds {key.split('_')[1]}: ratio to TensorFlow {run[key]}."
     return lines

@@ -149,6 +149,14 @@ def test_problem_all_records_each_run_its_ratios_and_the_commit(monkeypatch, tmp
     text = speed.render({"date": "d", "seed": 1, "cpus": 2, "versions": {}, "problem_all": {"2018": found}})
     assert f"commit {found['git_commit'][:7]}" in text
 
+    # --repeats 0: TensorFlow's one seed against the --seeds run alone, no median
+    walls = iter([10.0, 13.0])
+    alone = backends.run_problem_all("2018", 0, None, tmp_path, keep=None, seeds=3)
+    assert [r["seeds"] for r in alone["runs"]] == [1, 3] and alone["seeds_3_ratio_to_tensorflow"] == 1.3
+    assert "default_median_seconds" not in alone
+    text = speed.render({"date": "d", "seed": 1, "cpus": 2, "versions": {}, "problem_all": {"2018": alone}})
+    assert "With --seeds 3: ratio to TensorFlow 1.3." in text and "median" not in text
+
 
 def test_cnn_layouts_leave_untimed_only_layouts_at_least_as_costly_as_one_over_the_cap():
     from benchmarks.cnn_layouts import dominated_by, layouts
