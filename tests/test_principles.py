@@ -259,6 +259,9 @@ def test_dying_relu_judges_the_orders_gap_against_the_spread_over_initialisation
     within = _note_larger_rate({"lr_1/negatives_first": nf, "lr_1/shuffled": wide}, 1.0, 500)
     beyond = _note_larger_rate({"lr_1/negatives_first": nf, "lr_1/shuffled": narrow}, 1.0, 500)
     assert "dead share: a gap of -0.250, which is within the spread over the initialisations (0.707)" in within
+    assert "the write-ups' effect does not appear here either" in within and "effect appears" in beyond
+    leaning = _note_larger_rate({"lr_1/negatives_first": wide, "lr_1/shuffled": nf}, 1.0, 500)
+    assert "the means lean the write-ups' way, by less than the spread over the initialisations" in leaning
     assert "dead share: a gap of +0.250, which exceeds the spread over the initialisations (0.000)" in beyond
     assert "accuracy: a gap of -0.100, which exceeds the spread over the initialisations (0.000)" in beyond
 
