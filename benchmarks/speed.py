@@ -550,7 +550,12 @@ def _render_backends(result: dict) -> list[str]:
     for edition, run in sorted(result.get("problem_all", {}).items()):
         at = f"{run['date']}, commit {run['git_commit'][:7]}" if "git_commit" in run else run["date"]
         lines += ["", f"### `main.py --problem all`, edition {edition}, back to back ({at})", ""]
-        lines += _table(run["runs"], ["backend", "seeds", "wall_seconds", "exit_status", "goals_missed"])
+        rows = [
+            {**r, "test_accuracy": ", ".join(f"{p['id']} {p['test_accuracy']}" for p in r.get("scored", []))}
+            for r in run["runs"]
+        ]
+        columns = ["backend", "seeds", "wall_seconds", "exit_status", "targets_missed", "goals_missed", "test_accuracy"]
+        lines += _table(rows, columns)
         lines += ["", ""]
         if "default_median_seconds" in run:  # absent when only the --seeds run was timed (--repeats 0)
             lines[-1] = (

@@ -127,6 +127,10 @@ def test_problem_all_records_each_run_its_ratios_and_the_commit(monkeypatch, tmp
             return real_run(cmd, **kwargs)  # git, for the commit
         out = Path(cmd[cmd.index("--out") + 1]) / "2018"
         (out / "run_all.json").write_text(json.dumps({"problems": [{"id": "2C", "wall_seconds": 1.0}]}))
+        accuracy = 0.98 if "tensorflow" in cmd else 0.99  # under 2C's goal on TensorFlow
+        metrics = {"test_accuracy": accuracy, "goal_test_accuracy": 0.982, "reached_goal": accuracy >= 0.982}
+        (out / "2C").mkdir(exist_ok=True)
+        (out / "2C" / "result.json").write_text(json.dumps({"metrics": metrics}))
         (out / "summary.md").write_text("| 2C | yes |\n| 2D | **no** |\n" if "3" in cmd else "| 2C | yes |\n")
         clock["now"] += next(walls)
         return SimpleNamespace(returncode=0)
@@ -143,11 +147,14 @@ def test_problem_all_records_each_run_its_ratios_and_the_commit(monkeypatch, tmp
     ]
     assert found["default_median_seconds"] == 6.0 and found["default_largest_deviation"] == round(1 / 6, 3)
     assert found["ratio_to_tensorflow"] == 0.6 and found["seeds_3_ratio_to_tensorflow"] == 1.2
-    assert [r["goals_missed"] for r in found["runs"]] == [0, 0, 0, 0, 1]
+    assert [r["targets_missed"] for r in found["runs"]] == [0, 0, 0, 0, 1]
+    assert [r["goals_missed"] for r in found["runs"]] == [1, 0, 0, 0, 0]
+    # (the other scored problems' reports are the committed ones, copied in to order the jobs)
+    assert found["runs"][0]["scored"][0] == {"id": "2C", "test_accuracy": 0.98, "goal": 0.982, "reached_goal": False}
     assert found["git_commit"] and found["versions"]["keras"] and found["cpus"] >= 1
     assert json.loads((tmp_path / "problem_all.json").read_text())["2018"] == found
     text = speed.render({"date": "d", "seed": 1, "cpus": 2, "versions": {}, "problem_all": {"2018": found}})
-    assert f"commit {found['git_commit'][:7]}" in text
+    assert f"commit {found['git_commit'][:7]}" in text and "| tensorflow | 1 | 10.0 | 0 | 0 | 1 | 2C 0.98, 2D" in text
 
     # --repeats 0: TensorFlow's one seed against the --seeds run alone, no median
     walls = iter([10.0, 13.0])
