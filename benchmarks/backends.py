@@ -158,63 +158,57 @@ def scored_problems(edition_reports: Path) -> list[dict]:
     return found
 
 
+def time_problem_all(edition: str, backend: str, seeds: int, data_dir: str | None, keep: Path | None) -> dict:
+    """One ``main.py --problem all`` on ``backend`` with ``seeds`` seeds, into a fresh temporary reports and
+    tuner folder: its wall seconds, exit status, missed targets and goals, and each problem's time. With
+    ``keep``, its reports of the edition are copied to ``keep/<edition>``."""
+    import shutil
+
+    with tempfile.TemporaryDirectory(prefix="problem_all_") as tmp:
+        reports = Path(tmp, "reports", edition)
+        # The committed reports' wall times order the jobs and group the short problems, as on a fresh clone.
+        shutil.copytree(REPO / "reports" / edition, reports)
+        cmd = [sys.executable, str(REPO / "main.py"), "--problem", "all", "--edition", edition, "--quiet"]
+        cmd += ["--backend", backend, "--seeds", str(seeds), "--out", f"{tmp}/reports", "--tuner-dir", f"{tmp}/tuner"]
+        cmd += ["--data-dir", data_dir] if data_dir else []
+        print(f"problem_all: {edition} on {backend}, {seeds} seed(s) ...", flush=True)
+        begun = time.perf_counter()
+        done = subprocess.run(cmd, capture_output=True, text=True, check=False)
+        wall = time.perf_counter() - begun
+        scored = scored_problems(reports)
+        run = {
+            "backend": backend,
+            "seeds": seeds,
+            "exit_status": done.returncode,
+            "wall_seconds": round(wall, 1),
+            "targets_missed": (reports / "summary.md").read_text().count("**no**"),  # the problem set's (2C 0.975)
+            "goals_missed": sum(not p["reached_goal"] for p in scored),  # the goals (2C 0.982, ... 3D 0.993)
+            "scored": scored,
+            "problems": json.loads((reports / "run_all.json").read_text())["problems"],
+        }
+        if keep is not None:
+            shutil.rmtree(keep / edition, ignore_errors=True)
+            shutil.copytree(reports, keep / edition)
+    print(f"problem_all: {edition} on {backend}, {seeds} seed(s): {wall:.0f} s, exit {done.returncode}", flush=True)
+    return run
+
+
 def run_problem_all(
     edition: str, repeats: int, data_dir: str | None, out: Path, keep: Path | None = None, seeds: int = 0
 ) -> dict:
     """``main.py --problem all`` on TensorFlow once, then ``repeats`` times on the default backend, back
-    to back, each into a fresh temporary reports and tuner folder; returns their wall seconds. With
+    to back (``time_problem_all``); records them in ``out/problem_all.json`` and returns the record. With
     ``seeds`` > 1, one more default-backend run with ``--seeds seeds`` (issue 18's three seeds against
     TensorFlow's one). With ``keep``, the last run's reports of the edition are copied to ``keep/<edition>``."""
-    import shutil
-
     from problems.context import git_commit, versions
     from training.files import atomic_write_text
 
     commit = git_commit()  # taken before the runs: they rewrite nothing outside the temporary folders
-    runs = []
     plan = [("tensorflow", 1)] + [(DEFAULT_BACKEND, 1)] * repeats + ([(DEFAULT_BACKEND, seeds)] if seeds > 1 else [])
-    for backend, n_seeds in plan:
-        with tempfile.TemporaryDirectory(prefix="problem_all_") as tmp:
-            # The committed reports' wall times order the jobs and group the short problems, as on a fresh clone.
-            shutil.copytree(REPO / "reports" / edition, Path(tmp, "reports", edition))
-            cmd = [sys.executable, str(REPO / "main.py"), "--problem", "all", "--edition", edition, "--quiet"]
-            cmd += [
-                "--backend",
-                backend,
-                "--seeds",
-                str(n_seeds),
-                "--out",
-                f"{tmp}/reports",
-                "--tuner-dir",
-                f"{tmp}/tuner",
-            ]
-            if data_dir:
-                cmd += ["--data-dir", data_dir]
-            print(f"problem_all: {edition} on {backend}, {n_seeds} seed(s) ...", flush=True)
-            begun = time.perf_counter()
-            done = subprocess.run(cmd, capture_output=True, text=True, check=False)
-            wall = time.perf_counter() - begun
-            record = json.loads(Path(tmp, "reports", edition, "run_all.json").read_text())
-            summary = Path(tmp, "reports", edition, "summary.md").read_text()
-            scored = scored_problems(Path(tmp, "reports", edition))
-            if keep is not None:
-                shutil.rmtree(keep / edition, ignore_errors=True)
-                shutil.copytree(Path(tmp, "reports", edition), keep / edition)
-        runs.append(
-            {
-                "backend": backend,
-                "seeds": n_seeds,
-                "exit_status": done.returncode,
-                "wall_seconds": round(wall, 1),
-                "targets_missed": summary.count("**no**"),  # the problem set's targets (2C 0.975, ...)
-                "goals_missed": sum(not p["reached_goal"] for p in scored),  # the goals (2C 0.982, ... 3D 0.993)
-                "scored": scored,
-                "problems": record["problems"],
-            }
-        )
-        print(
-            f"problem_all: {edition} on {backend}, {n_seeds} seed(s): {wall:.0f} s, exit {done.returncode}", flush=True
-        )
+    runs = [
+        time_problem_all(edition, backend, n_seeds, data_dir, keep if i == len(plan) - 1 else None)
+        for i, (backend, n_seeds) in enumerate(plan)
+    ]
     default = [r["wall_seconds"] for r in runs if r["backend"] == DEFAULT_BACKEND and r["seeds"] == 1]
     found = {
         "edition": edition,
