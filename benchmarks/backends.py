@@ -141,6 +141,17 @@ def run_backends(data_dir: str | None, steps: int, rounds: int, seed: int, race:
     return result
 
 
+def cpu_description() -> str:
+    """The CPU's model name and whether it has AVX-512 (TensorFlow's and XLA's kernels differ by it), from
+    /proc/cpuinfo; "unknown" elsewhere."""
+    try:
+        info = Path("/proc/cpuinfo").read_text()
+    except OSError:
+        return "unknown"
+    names = [line.split(":", 1)[1].strip() for line in info.splitlines() if line.startswith("model name")]
+    return f"{names[0] if names else 'unknown'}, {'AVX-512' if 'avx512f' in info else 'no AVX-512'}"
+
+
 def scored_problems(edition_reports: Path) -> list[dict]:
     """Each scored problem's mean test accuracy in a run's reports against its goal (`metrics.goal_test_accuracy`)."""
     found = []
@@ -216,6 +227,7 @@ def run_problem_all(
         "git_commit": commit,
         "versions": versions(),
         "cpus": os.cpu_count(),
+        "cpu": cpu_description(),
         "runs": runs,
         "default_backend": DEFAULT_BACKEND,
     }

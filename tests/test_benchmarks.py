@@ -151,7 +151,7 @@ def test_problem_all_records_each_run_its_ratios_and_the_commit(monkeypatch, tmp
     assert [r["goals_missed"] for r in found["runs"]] == [1, 0, 0, 0, 0]
     # (the other scored problems' reports are the committed ones, copied in to order the jobs)
     assert found["runs"][0]["scored"][0] == {"id": "2C", "test_accuracy": 0.98, "goal": 0.982, "reached_goal": False}
-    assert found["git_commit"] and found["versions"]["keras"] and found["cpus"] >= 1
+    assert found["git_commit"] and found["versions"]["keras"] and found["cpus"] >= 1 and "AVX-512" in found["cpu"]
     assert json.loads((tmp_path / "problem_all.json").read_text())["2018"] == found
     text = speed.render({"date": "d", "seed": 1, "cpus": 2, "versions": {}, "problem_all": {"2018": found}})
     assert f"commit {found['git_commit'][:7]}" in text and "| tensorflow | 1 | 10.0 | 0 | 0 | 1 | 2C 0.98, 2D" in text
