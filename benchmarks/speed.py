@@ -556,14 +556,15 @@ def _render_backends(result: dict) -> list[str]:
         ]
         columns = ["backend", "seeds", "wall_seconds", "exit_status", "targets_missed", "goals_missed", "test_accuracy"]
         lines += _table(rows, columns)
-        lines += ["", ""]
+        ratios = []
         if "default_median_seconds" in run:  # absent when only the --seeds run was timed (--repeats 0)
-            lines[-1] = (
+            ratios.append(
                 f"Default ({run['default_backend']}) median {run['default_median_seconds']} s, largest deviation "
                 f"from it {run['default_largest_deviation']:.1%}; ratio to TensorFlow {run['ratio_to_tensorflow']}."
             )
         for key in (k for k in run if k.startswith("seeds_")):  # the --seeds N run against TensorFlow's one seed
-            lines[-1] += f" With --seeds {key.split('_')[1]}: ratio to TensorFlow {run[key]}."
+            ratios.append(f"With --seeds {key.split('_')[1]}: ratio to TensorFlow {run[key]}.")
+        lines += ["", " ".join(ratios)]
     return lines
 
 

@@ -421,11 +421,13 @@ def over_seeds(seeds: list[int], scores: list[dict]) -> dict:
     one seed: no spread measured)."""
     import statistics
 
+    from training.record import sample_std
+
     found = {"seeds": seeds}
     for key in ("loss", "roc_auc"):
         values = [s[key] for s in scores]
         found[f"{key}_mean"] = statistics.fmean(values)
-        found[f"{key}_std"] = statistics.stdev(values) if len(values) > 1 else None
+        found[f"{key}_std"] = sample_std(values)
     return found
 
 

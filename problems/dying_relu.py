@@ -55,11 +55,10 @@ def _tally(outcomes: list[dict], units_in_layer_1: int) -> dict:
     """The figures of one order and rate over its initialisations: means, and the sample standard
     deviations of those the observations compare (the spread a gap between the orders is judged by)."""
 
+    from training.record import sample_std as std
+
     def share(key, layer=slice(None)):
         return float(np.mean([o[key][layer].mean() for o in outcomes]))
-
-    def std(values) -> float | None:
-        return float(np.std(values, ddof=1)) if len(values) > 1 else None
 
     final_accuracy = np.array([o["accuracy"][-1] for o in outcomes])
     mean_curve = np.mean([o["accuracy"] for o in outcomes], axis=0)
@@ -68,19 +67,19 @@ def _tally(outcomes: list[dict], units_in_layer_1: int) -> dict:
         "dead_fraction_after_first_half": share("dead_after_first_half"),
         "dead_fraction_after_epoch_1": share("dead_after_epoch_1"),
         "dead_fraction_at_end": share("dead_at_end"),
-        "dead_fraction_at_end_std": std([o["dead_at_end"].mean() for o in outcomes]),
+        "dead_fraction_at_end_std": std([float(o["dead_at_end"].mean()) for o in outcomes]),
         "dead_fraction_at_end_layer_1": share("dead_at_end", slice(0, units_in_layer_1)),
         "dead_fraction_at_end_layer_2": share("dead_at_end", slice(units_in_layer_1, None)),
         "units_dead_after_first_half_alive_at_end": int(sum(o["recovered"].sum() for o in outcomes)),
         "of_which_in_layer_1": int(sum(o["recovered"][:units_in_layer_1].sum() for o in outcomes)),
         "units_dead_after_first_half": int(sum(o["dead_after_first_half"].sum() for o in outcomes)),
         "final_accuracy_mean": float(final_accuracy.mean()),
-        "final_accuracy_std": std(final_accuracy),
+        "final_accuracy_std": std(final_accuracy.tolist()),
         "final_accuracy_min": float(final_accuracy.min()),
         "runs_stuck_at_one_class": int(np.sum(final_accuracy <= 0.5)),
         "accuracy_after_epoch_1_mean": float(mean_curve[0]),
         "accuracy_after_epoch_2_mean": float(mean_curve[1]) if len(mean_curve) > 1 else None,
-        "accuracy_after_epoch_2_std": std([o["accuracy"][1] for o in outcomes]) if len(mean_curve) > 1 else None,
+        "accuracy_after_epoch_2_std": std([float(o["accuracy"][1]) for o in outcomes]) if len(mean_curve) > 1 else None,
         "first_epoch_mean_accuracy_reaches_0.99": None if reached is None else reached + 1,
         "runs": len(outcomes),
     }
@@ -302,14 +301,13 @@ def _note_playground_rate(results: dict, half: int) -> str:
 def _note_larger_rate(results: dict, shown_rate: float, half: int) -> str:
     """Whether the effect appears at ``shown_rate``, when the deaths come, and which units can recover."""
     shown, shown_sh = results[f"lr_{shown_rate:g}/negatives_first"], results[f"lr_{shown_rate:g}/shuffled"]
+    from training.record import exceeds_spread
+
     gap = shown["dead_fraction_at_end"] - shown_sh["dead_fraction_at_end"]
-    spread = max(
-        s for s in (shown["dead_fraction_at_end_std"], shown_sh["dead_fraction_at_end_std"], 0.0) if s is not None
-    )
     if gap <= 0:
         verdict = "the write-ups' effect does not appear here either"
-    elif gap > spread:
-        verdict = "the write-ups' effect appears"
+    elif exceeds_spread(gap, [shown["dead_fraction_at_end_std"], shown_sh["dead_fraction_at_end_std"]]) is not False:
+        verdict = "the write-ups' effect appears"  # (no spread measured: one initialisation)
     else:  # the project's rule: a gap within the spread is not a finding
         verdict = "the means lean the write-ups' way, by less than the spread over the initialisations"
     larger = (
@@ -341,8 +339,8 @@ def _gap(negatives_first: dict, shuffled: dict, mean: str, std: str) -> str:
     from training.record import gap_against_spread
 
     gap = negatives_first[mean] - shuffled[mean]
-    verdict = gap_against_spread(gap, [negatives_first.get(std), shuffled.get(std)], digits=3)
-    return f"a gap of {gap:+.3f}, which {verdict.replace('seed spread', 'spread over the initialisations')}"
+    spreads = [negatives_first.get(std), shuffled.get(std)]
+    return f"a gap of {gap:+.3f}, which {gap_against_spread(gap, spreads, 3, 'spread over the initialisations')}"
 
 
 def _note_near_chance(results: dict, rates) -> list[str]:

@@ -21,7 +21,7 @@ from pathlib import Path
 from problems.context import RunContext
 from problems.report import atomic_write_text
 from training.files import read_json_or_none
-from training.record import RunRecord, gap_against_spread
+from training.record import RunRecord, gap_against_spread, sample_std
 
 EPOCHS, BATCH_SIZE, SWEEP_EPOCHS = 10, 32, 1  # the starters' settings and the problem's sweep
 
@@ -145,7 +145,7 @@ def summarise(per_seed: list[dict]) -> dict:
             continue
         values = [r[key] for r in per_seed]
         found[key] = statistics.fmean(values)
-        found[f"{key}_std"] = statistics.stdev(values) if len(values) > 1 else None
+        found[f"{key}_std"] = sample_std(values)
     return found
 
 

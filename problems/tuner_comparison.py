@@ -17,7 +17,7 @@ from data_prep.mnist import flatten, one_hot, to_float, validation_split
 from problems.context import RunContext
 from problems.report import pyplot, save_figure
 from training import MLP_BATCH_SIZE, validation_size
-from training.record import gap_against_spread
+from training.record import gap_against_spread, sample_std
 from tuning.compare import GRID_SIZE, HYPERBAND_ITERATIONS, ORACLES, compare_oracles
 
 N_TRAIN = 10_000
@@ -43,7 +43,7 @@ def run(ctx: RunContext, epochs: int = EPOCHS) -> dict:
         "metrics": {
             "repeats": len(seeds),
             "grid_best_val_accuracy": statistics.fmean(grid_best),
-            "grid_best_val_accuracy_std": statistics.stdev(grid_best) if len(grid_best) > 1 else None,
+            "grid_best_val_accuracy_std": sample_std(grid_best),
             "oracles": rows,
         },
         "headline": "; ".join(
@@ -92,7 +92,7 @@ def summary_row(name: str, found: dict, budget: int) -> dict:
         "trials": statistics.median(r["trials"] for r in runs),
         "epochs": statistics.median(r["epochs"] for r in runs),
         "best_at_budget_mean": statistics.fmean(at_budget),
-        "best_at_budget_std": statistics.stdev(at_budget) if len(at_budget) > 1 else None,
+        "best_at_budget_std": sample_std(at_budget),
         "final_best_mean": statistics.fmean(r["best_val_accuracy"] for r in runs),
         "reached_best": f"{len(reached)}/{len(runs)} seeds",
         "epochs_to_best_median": statistics.median(reached) if reached else None,

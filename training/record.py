@@ -201,7 +201,7 @@ def _train_away(build, train, val, test, seed: int, callbacks_for, kwargs) -> Ru
     return record
 
 
-def _std(values: list[float]) -> float | None:
+def sample_std(values) -> float | None:
     """The sample standard deviation; None for one value (no spread measured)."""
     return statistics.stdev(values) if len(values) > 1 else None
 
@@ -213,22 +213,27 @@ def seed_metrics(records: list[RunRecord], goal: float | None) -> dict:
     found = {}
     for key in ("test_loss", "test_accuracy", "val_loss", "val_accuracy", "train_accuracy"):
         found[key] = statistics.fmean(getattr(r, key) for r in records)
-    found["test_accuracy_std"] = _std([r.test_accuracy for r in records])
-    found["test_loss_std"] = _std([r.test_loss for r in records])
+    found["test_accuracy_std"] = sample_std([r.test_accuracy for r in records])
+    found["test_loss_std"] = sample_std([r.test_loss for r in records])
     found["seeds"] = [r.seed for r in records]
     if goal is not None:
         found.update(goal_test_accuracy=goal, reached_goal=bool(found["test_accuracy"] >= goal))
     return found
 
 
-def gap_against_spread(gap: float, spreads: list[float | None], digits: int = 4) -> str:
+def exceeds_spread(gap: float, spreads: list[float | None]) -> bool | None:
+    """Whether ``gap`` exceeds the larger of the standard deviations given; None when none was measured."""
+    measured = [s for s in spreads if s is not None]
+    return abs(gap) > max(measured) if measured else None
+
+
+def gap_against_spread(gap: float, spreads: list[float | None], digits: int = 4, name: str = "seed spread") -> str:
     """Whether a difference between two figures exceeds the seed spread measured in the same run (the
     larger of the standard deviations given), as a phrase that follows "which": "exceeds the seed
     spread (0.0010)", "is within the seed spread (...)", or that none was measured (one seed).
-    ``digits``: decimals of the spread shown."""
-    measured = [s for s in spreads if s is not None]
-    if not measured:
-        return "cannot be judged against noise: no seed spread was measured (one seed)"
-    spread = max(measured)
-    verdict = "exceeds the seed spread" if abs(gap) > spread else "is within the seed spread"
-    return f"{verdict} ({spread:.{digits}f})"
+    ``digits``: decimals of the spread shown; ``name``: what the spread is over."""
+    exceeds = exceeds_spread(gap, spreads)
+    if exceeds is None:
+        return f"cannot be judged against noise: no {name} was measured (one seed)"
+    spread = max(s for s in spreads if s is not None)
+    return f"{'exceeds' if exceeds else 'is within'} the {name} ({spread:.{digits}f})"
