@@ -107,6 +107,39 @@ def measure_race(data_dir: str | None, seed: int) -> dict:
     return {"seconds_to_goal": None, "epochs": len(curve), "curve": curve}
 
 
+def measure_warp(data_dir: str | None, steps: int, rounds: int) -> list[dict]:
+    """ms per batch of the JAX loader's affine warp, numpy against XLA (``training.pipeline.jax_warp``),
+    for 2C's and 2D's shipped augmentation and batch size: ``steps`` batches of MNIST a pass, the two
+    alternating, ``rounds`` passes each after a warm-up (the median and the best)."""
+    import numpy as np
+
+    from training.pipeline import draw_warps, jax_warp, warp_images
+
+    rows = []
+    for model_id in ("2C", "2D"):
+        _, batch, augment = _build(model_id)
+        (x, _), _ = _data(model_id, data_dir, n=steps * batch)
+        images = x.reshape(-1, 28, 28)
+        inverse, moves = draw_warps(
+            len(images), augment["shift"], augment["rotation"], augment["zoom"], np.random.default_rng(0)
+        )
+        parts = [slice(i * batch, (i + 1) * batch) for i in range(steps)]
+        ways = {"numpy": warp_images, "xla": lambda *a: jax_warp()(*a).block_until_ready()}
+        times = {name: [] for name in ways}
+        for _ in range(rounds + 1):
+            for name, warp in ways.items():
+                begun = time.perf_counter()
+                for part in parts:
+                    warp(images[part], inverse[part], moves[part])
+                times[name].append(1000 * (time.perf_counter() - begun) / steps)
+        row = {"model": model_id, "batch_size": batch, **{k: augment[k] for k in ("rotation", "zoom")}}
+        for name, found in times.items():
+            row[f"{name}_ms"], row[f"{name}_best_ms"] = round(statistics.median(found[1:]), 3), round(min(found[1:]), 3)
+        row["xla_over_numpy"] = round(row["xla_ms"] / row["numpy_ms"], 2)
+        rows.append(row)
+    return rows
+
+
 def _child(backend: str, threads: int, task: list[str], data_dir: str | None) -> dict:
     """Run ``task`` (this file's --measure arguments) in a fresh process on ``backend`` with ``threads``."""
     cmd = [sys.executable, __file__, "--measure", "--backend", backend, "--threads", str(threads), *task]
@@ -133,6 +166,8 @@ def run_backends(data_dir: str | None, steps: int, rounds: int, seed: int, race:
             row["jax_over_tensorflow"] = round(row["jax_ms"] / row["tensorflow_ms"], 2)
             rows.append(row)
     result = {"steps": rows, "steps_per_pass": steps, "passes": rounds}
+    result["warp"] = _child("jax", 1, ["--warp", "--steps", str(steps), "--rounds", str(rounds)], data_dir)
+    print(f"backends: the JAX loader's warp, numpy against XLA: {result['warp']}", flush=True)
     if race:
         result["race"] = {}
         for backend in BACKENDS:
@@ -255,6 +290,7 @@ def main(argv=None) -> int:
     parser.add_argument("--threads", type=int, default=1)
     parser.add_argument("--model", choices=MODELS)
     parser.add_argument("--race", action="store_true", help=argparse.SUPPRESS)
+    parser.add_argument("--warp", action="store_true", help=argparse.SUPPRESS)
     parser.add_argument("--steps", type=int, default=256)
     parser.add_argument("--rounds", type=int, default=3)
     parser.add_argument("--seed", type=int, default=1)
@@ -275,11 +311,12 @@ def main(argv=None) -> int:
     from training.backend import start_backend
 
     start_backend(args.backend, args.threads)  # as main.py starts it
-    found = (
-        measure_race(args.data_dir, args.seed)
-        if args.race
-        else measure_steps(args.model, args.data_dir, args.steps, args.rounds, args.seed)
-    )
+    if args.race:
+        found = measure_race(args.data_dir, args.seed)
+    elif args.warp:
+        found = measure_warp(args.data_dir, args.steps, args.rounds)
+    else:
+        found = measure_steps(args.model, args.data_dir, args.steps, args.rounds, args.seed)
     print(json.dumps(found))
     return 0
 

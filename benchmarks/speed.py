@@ -25,7 +25,8 @@ Parts (each writes into ``reports/benchmarks/speed.json``, ``speed.md`` and ``sp
   ``run_all.json`` files that such a run leaves in ``reports/<edition>/``.
 - backends (``benchmarks/backends.py``): ms per training step of each shipped model (2C, 2D, 2E, 3D)
   on TensorFlow and on JAX at 1 and 2 threads through the project's pipeline, each in a process of
-  its own, the backends alternating; 3D's training seconds to 0.985 test accuracy on each; and the
+  its own, the backends alternating; the JAX loader's affine warp per batch in numpy and compiled
+  by XLA; 3D's training seconds to 0.985 test accuracy on each; and the
   ``--problem all`` wall times per backend that ``benchmarks/backends.py --problem-all`` recorded.
 
 Timings on shared machines are noisy: compare the ratios within one run, not absolute seconds
@@ -542,6 +543,14 @@ def _render_backends(result: dict) -> list[str]:
             backends["steps"],
             ["model", "threads", "tensorflow_ms", "tensorflow_best_ms", "jax_ms", "jax_best_ms", "jax_over_tensorflow"],
         )
+        if backends.get("warp"):
+            lines += [
+                "",
+                "The JAX loader's affine warp (2C's and 2D's augmentation), ms per batch, numpy against XLA:",
+                "",
+            ]
+            columns = ["model", "batch_size", "rotation", "zoom", "numpy_ms", "numpy_best_ms", "xla_ms", "xla_best_ms"]
+            lines += _table(backends["warp"], [*columns, "xla_over_numpy"])
         for backend, race in backends.get("race", {}).items():
             reached = "not reached"
             if race["seconds_to_goal"]:

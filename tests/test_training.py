@@ -258,6 +258,24 @@ def test_tensorflow_warp_computes_the_numpy_warp():
     assert np.allclose(got, expected, atol=1e-5)
 
 
+def test_jax_warp_computes_the_numpy_warp_and_the_jax_pipeline_uses_it():
+    # The JAX loader warps with XLA (training.pipeline.jax_warp): the same pixels as numpy's, to rounding.
+    import keras
+
+    from training.pipeline import AugmentedBatches, draw_warps, jax_warp, warp_images
+
+    rng = np.random.default_rng(4)
+    images = rng.random((6, 12, 10, 1)).astype("float32")
+    inverse, moves = draw_warps(6, 2, 15, 0.15, rng)
+    moves[0] = 30.0  # one image moved out of the frame: zeros
+    got = np.asarray(jax_warp()(images, inverse, moves))
+    assert got.shape == images.shape and got.dtype == np.float32 and not got[0].any()
+    assert np.allclose(got, warp_images(images, inverse, moves), atol=1e-5)
+    batches = AugmentedBatches(images.reshape(6, 120), np.arange(6), 4, 5, 1, image_shape=(12, 10), rotation=10)
+    expected = warp_images if keras.backend.backend() != "jax" else jax_warp()
+    assert batches.warp is expected and batches[0][0].shape == (4, 120)
+
+
 def _epochs_of_warped(seed, epochs=2):
     rng = np.random.default_rng(0)
     x = rng.random((10, 64)).astype("float32")

@@ -96,8 +96,8 @@ def warp_batch(images, inverse, moves):
     """``training.pipeline.warp_images`` in TensorFlow ops, for tf.data: each image (batch, h, w, 1)
     read at centre + inverse[i] (p - centre - moves[i]), bilinearly, zeros outside the image.
 
-    The same arithmetic written twice on purpose: numpy for JAX runs, TensorFlow ops for tf.data;
-    a test holds the two equal."""
+    The same arithmetic written twice on purpose: numpy (compiled by XLA on JAX, ``jax_warp``) for
+    the JAX loader, TensorFlow ops for tf.data; a test holds the two equal."""
     import tensorflow as tf
 
     from training.pipeline import WARP_PAD, centred_grid

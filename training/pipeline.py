@@ -85,33 +85,52 @@ def centred_grid(h: int, w: int) -> np.ndarray:
     return grid
 
 
-def warp_images(images: np.ndarray, inverse: np.ndarray, moves: np.ndarray) -> np.ndarray:
+def warp_images(images, inverse, moves, image_shape=None, xp=np):
     """Each image (n, h, w[, 1]) turned and scaled about its centre by ``inverse[i]`` (``draw_warps``)
     and moved by ``moves[i]`` (rows, columns): output pixel p reads the input at
-    centre + inverse (p - centre - move), bilinearly, with zeros outside the image."""
-    n, h, w = images.shape[:3]
+    centre + inverse (p - centre - move), bilinearly, with zeros outside the image. Flattened images
+    (n, h w) need ``image_shape`` (h, w); the images come back in the shape they came in.
+
+    ``xp`` is the array module: numpy, or ``jax.numpy`` under ``jax.jit`` (``jax_warp``), where XLA
+    fuses the passes that numpy makes one array at a time.
+    """
+    n = images.shape[0]
+    h, w = image_shape or images.shape[1:3]
     pad = WARP_PAD
-    flat = np.pad(images.reshape(n, h, w), ((0, 0), (pad, pad), (pad, pad))).reshape(-1)
+    flat = xp.pad(images.reshape(n, h, w), ((0, 0), (pad, pad), (pad, pad))).reshape(-1)
     hp, wp = h + 2 * pad, w + 2 * pad
     centre = np.array([(h - 1) / 2, (w - 1) / 2], np.float32)
     grid = centred_grid(h, w)
     dr, dc = grid[None, :, 0] - moves[:, :1], grid[None, :, 1] - moves[:, 1:]  # (n, h w) each
-    # Written out, the 2x2 products are 25x faster than einsum over (n, h w, 2) here.
+    # Written out, the 2x2 products are 25x faster than einsum over (n, h w, 2) in numpy.
     row = inverse[:, 0, :1] * dr + inverse[:, 0, 1:] * dc + (centre[0] + pad)
     col = inverse[:, 1, :1] * dr + inverse[:, 1, 1:] * dc + (centre[1] + pad)
     # Clipped into the zero border, so a read far outside the image is a read of zeros.
-    row = np.clip(row, 0, hp - 1.001)
-    col = np.clip(col, 0, wp - 1.001)
-    r0, c0 = np.floor(row), np.floor(col)
+    row = xp.clip(row, 0, hp - 1.001)
+    col = xp.clip(col, 0, wp - 1.001)
+    r0, c0 = xp.floor(row), xp.floor(col)
     fr, fc = row - r0, col - c0  # float32 throughout: float64 would double the cost
     # The flat index of each top-left neighbour; int32 holds any batch's (n x hp x wp < 2^31).
-    at = (np.arange(n, dtype=np.int32) * (hp * wp))[:, None] + r0.astype(np.int32) * wp + c0.astype(np.int32)
-    left = np.take(flat, at)
-    left += (np.take(flat, at + wp) - left) * fr  # down the left column, then the right one
-    right = np.take(flat, at + 1)
-    right += (np.take(flat, at + wp + 1) - right) * fr
-    left += (right - left) * fc  # then across
-    return left.reshape(images.shape).astype(images.dtype, copy=False)
+    at = (xp.arange(n, dtype=np.int32) * (hp * wp))[:, None] + r0.astype(np.int32) * wp + c0.astype(np.int32)
+    left = xp.take(flat, at)
+    left = left + (xp.take(flat, at + wp) - left) * fr  # down the left column, then the right one
+    right = xp.take(flat, at + 1)
+    right = right + (xp.take(flat, at + wp + 1) - right) * fr
+    return (left + (right - left) * fc).reshape(images.shape).astype(images.dtype)
+
+
+@functools.cache
+def jax_warp():
+    """``warp_images`` compiled by XLA, once per batch shape: XLA fuses the passes numpy makes one
+    array at a time, so the warp costs a fraction of numpy's (``benchmarks/speed.py --only backends``), CPU
+    time left to the training step and to a second process of ``--jobs 2``. Its pixels equal numpy's
+    to float rounding."""
+    import jax
+    import jax.numpy as jnp
+
+    # The shapes are static, so the batch comes back flattened or not inside the one compiled call:
+    # an eager reshape of its result cost more than the warp itself.
+    return jax.jit(functools.partial(warp_images, xp=jnp), static_argnames="image_shape")
 
 
 class AugmentedBatches(keras.utils.PyDataset):
@@ -148,6 +167,8 @@ class AugmentedBatches(keras.utils.PyDataset):
         self.image_shape = tuple(image_shape)
         self.rotation, self.zoom = rotation, zoom
         self.warped = bool(rotation or zoom)
+        # On JAX the warp is XLA's and its batches stay JAX arrays, which Keras' JAX trainer takes as they are.
+        self.warp = jax_warp() if self.warped and keras.backend.backend() == "jax" else warp_images
         self.padded = None  # the images padded once, when they move: only the moves change
         if shift and not self.warped:
             self.padded = pad_images(self.x.reshape(-1, *self.image_shape) if self.x.ndim == 2 else self.x, shift)
@@ -171,9 +192,8 @@ class AugmentedBatches(keras.utils.PyDataset):
         part = slice(index * self.batch_size, (index + 1) * self.batch_size)
         rows = self.order[part]
         if self.warps is not None:
-            images = self.x[rows].reshape(-1, *self.image_shape)
-            x = warp_images(images, self.warps[0][part], self.warps[1][part])
-            return x.reshape((-1, *self.x.shape[1:])), self.y[rows]
+            x = self.warp(self.x[rows], self.warps[0][part], self.warps[1][part], image_shape=self.image_shape)
+            return x, self.y[rows]
         if self.moves is None:
             return self.x[rows], self.y[rows]
         x = gather_shifted(self.padded, rows, self.moves[part], self.shift)
