@@ -109,8 +109,9 @@ def measure_race(data_dir: str | None, seed: int) -> dict:
 
 def measure_warp(data_dir: str | None, steps: int, rounds: int) -> list[dict]:
     """ms per batch of the JAX loader's affine warp, numpy against XLA (``training.pipeline.jax_warp``),
-    for 2C's and 2D's shipped augmentation and batch size: ``steps`` batches of MNIST a pass, the two
-    alternating, ``rounds`` passes each after a warm-up (the median and the best)."""
+    for 2C's and 2D's shipped augmentation and batch size: ``steps`` batches of MNIST a pass (as many
+    as its 60,000 images hold), the two alternating, ``rounds`` passes each after a warm-up (the
+    median and the best)."""
     import numpy as np
 
     from training.pipeline import draw_warps, jax_warp, warp_images
@@ -123,7 +124,7 @@ def measure_warp(data_dir: str | None, steps: int, rounds: int) -> list[dict]:
         inverse, moves = draw_warps(
             len(images), augment["shift"], augment["rotation"], augment["zoom"], np.random.default_rng(0)
         )
-        parts = [slice(i * batch, (i + 1) * batch) for i in range(steps)]
+        parts = [slice(i * batch, (i + 1) * batch) for i in range(min(steps, len(images) // batch))]
         ways = {"numpy": warp_images, "xla": lambda *a: jax_warp()(*a).block_until_ready()}
         times = {name: [] for name in ways}
         for _ in range(rounds + 1):
@@ -131,7 +132,7 @@ def measure_warp(data_dir: str | None, steps: int, rounds: int) -> list[dict]:
                 begun = time.perf_counter()
                 for part in parts:
                     warp(images[part], inverse[part], moves[part])
-                times[name].append(1000 * (time.perf_counter() - begun) / steps)
+                times[name].append(1000 * (time.perf_counter() - begun) / len(parts))
         row = {"model": model_id, "batch_size": batch, **{k: augment[k] for k in ("rotation", "zoom")}}
         for name, found in times.items():
             row[f"{name}_ms"], row[f"{name}_best_ms"] = round(statistics.median(found[1:]), 3), round(min(found[1:]), 3)
