@@ -39,14 +39,20 @@ def _build(model_id: str):
     from models.cnn import BATCH_SIZE, build_cnn_from_values
     from models.mlp import build_mlp
     from problems.cnn import read_shipped
-    from tuning.records import shipped_mlp_settings
 
     if model_id == "3D":
         ours = read_shipped().settings
         return build_cnn_from_values(ours), BATCH_SIZE, {"shift": ours["shift"]}
+    s, batch, augment = _mlp_training(model_id)
+    return build_mlp(s["hidden_units"], s["dropout_input"], s["dropout"], s["learning_rate"]), batch, augment
+
+
+def _mlp_training(model_id: str):
+    """(shipped settings, batch size, augmentation: input_pipeline's shift, rotation, zoom) of the MLP ``model_id``."""
+    from tuning.records import shipped_mlp_settings
+
     _, s = shipped_mlp_settings(model_id)
-    model = build_mlp(s["hidden_units"], s["dropout_input"], s["dropout"], s["learning_rate"])
-    return model, s["batch_size"], {k: s[k] for k in ("shift", "rotation", "zoom")}
+    return s, s["batch_size"], {k: s[k] for k in ("shift", "rotation", "zoom")}
 
 
 def _data(model_id: str, data_dir: str | None, n: int | None = None):
@@ -118,20 +124,19 @@ def measure_warp(data_dir: str | None, steps: int, rounds: int) -> list[dict]:
 
     rows = []
     for model_id in ("2C", "2D"):
-        _, batch, augment = _build(model_id)
-        (x, _), _ = _data(model_id, data_dir, n=steps * batch)
-        images = x.reshape(-1, 28, 28)
+        _, batch, augment = _mlp_training(model_id)
+        (images, _), _ = _data(model_id, data_dir, n=steps * batch)  # flattened, as the loader holds them
         inverse, moves = draw_warps(
             len(images), augment["shift"], augment["rotation"], augment["zoom"], np.random.default_rng(0)
         )
         parts = [slice(i * batch, (i + 1) * batch) for i in range(min(steps, len(images) // batch))]
-        ways = {"numpy": warp_images, "xla": lambda *a: jax_warp()(*a).block_until_ready()}
+        ways = {"numpy": warp_images, "xla": lambda *a, **k: jax_warp()(*a, **k).block_until_ready()}
         times = {name: [] for name in ways}
         for _ in range(rounds + 1):
             for name, warp in ways.items():
                 begun = time.perf_counter()
                 for part in parts:
-                    warp(images[part], inverse[part], moves[part])
+                    warp(images[part], inverse[part], moves[part], image_shape=(28, 28))
                 times[name].append(1000 * (time.perf_counter() - begun) / len(parts))
         row = {"model": model_id, "batch_size": batch, **{k: augment[k] for k in ("rotation", "zoom")}}
         for name, found in times.items():

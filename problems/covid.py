@@ -16,6 +16,7 @@ numbers as the repeated rows would.
 
 from __future__ import annotations
 
+import statistics
 from dataclasses import dataclass, field
 
 import numpy as np
@@ -26,6 +27,7 @@ from models.linear import HIDDEN_UNITS, LEARNING_RATE
 from problems.context import RunContext
 from problems.report import atomic_write_text, model_summary, pyplot, save_figure
 from training import set_seed
+from training.record import gap_against_spread, sample_std
 
 TEST_FRACTION = 0.3  # with 6 deaths, stratification puts 2 in test and 4 in train (0.2 would leave 1 in test)
 # Full-batch epochs: each is one Adam step on the mean loss over every training case. Fixed in advance, not
@@ -419,10 +421,6 @@ def _fit_models(ctx: RunContext, settings: Settings, builders: dict) -> tuple[Co
 def over_seeds(seeds: list[int], scores: list[dict]) -> dict:
     """One model's test loss and ROC AUC over ``seeds``: means and sample standard deviations (None for
     one seed: no spread measured)."""
-    import statistics
-
-    from training.record import sample_std
-
     found = {"seeds": seeds}
     for key in ("loss", "roc_auc"):
         values = [s[key] for s in scores]
@@ -564,8 +562,6 @@ def collapse_check(model, cases: Cases) -> dict:
 
 def _loss_gap(two: dict, one: dict) -> str:
     """2D's mean test loss against 2C's over the same seeds, judged against their seed spread."""
-    from training.record import gap_against_spread
-
     gap = two["loss_mean"] - one["loss_mean"]
     return (
         f"Mean test loss over seeds {two['seeds']}: 2D {two['loss_mean']:.5f} against 2C {one['loss_mean']:.5f}, "

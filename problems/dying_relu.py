@@ -24,6 +24,7 @@ from models.playground import (
 from problems.context import RunContext
 from problems.playground_common import first_epoch
 from problems.report import pyplot, save_figure
+from training.record import exceeds_spread, gap_against_spread, sample_std
 
 DYING_SEED = "dying-relu"  # the seed string of the 1000-point circle set and the initial weights
 
@@ -55,8 +56,6 @@ def _tally(outcomes: list[dict], units_in_layer_1: int) -> dict:
     """The figures of one order and rate over its initialisations: means, and the sample standard
     deviations of those the observations compare (the spread a gap between the orders is judged by)."""
 
-    from training.record import sample_std as std
-
     def share(key, layer=slice(None)):
         return float(np.mean([o[key][layer].mean() for o in outcomes]))
 
@@ -67,19 +66,21 @@ def _tally(outcomes: list[dict], units_in_layer_1: int) -> dict:
         "dead_fraction_after_first_half": share("dead_after_first_half"),
         "dead_fraction_after_epoch_1": share("dead_after_epoch_1"),
         "dead_fraction_at_end": share("dead_at_end"),
-        "dead_fraction_at_end_std": std([float(o["dead_at_end"].mean()) for o in outcomes]),
+        "dead_fraction_at_end_std": sample_std([float(o["dead_at_end"].mean()) for o in outcomes]),
         "dead_fraction_at_end_layer_1": share("dead_at_end", slice(0, units_in_layer_1)),
         "dead_fraction_at_end_layer_2": share("dead_at_end", slice(units_in_layer_1, None)),
         "units_dead_after_first_half_alive_at_end": int(sum(o["recovered"].sum() for o in outcomes)),
         "of_which_in_layer_1": int(sum(o["recovered"][:units_in_layer_1].sum() for o in outcomes)),
         "units_dead_after_first_half": int(sum(o["dead_after_first_half"].sum() for o in outcomes)),
         "final_accuracy_mean": float(final_accuracy.mean()),
-        "final_accuracy_std": std(final_accuracy.tolist()),
+        "final_accuracy_std": sample_std(final_accuracy.tolist()),
         "final_accuracy_min": float(final_accuracy.min()),
         "runs_stuck_at_one_class": int(np.sum(final_accuracy <= 0.5)),
         "accuracy_after_epoch_1_mean": float(mean_curve[0]),
         "accuracy_after_epoch_2_mean": float(mean_curve[1]) if len(mean_curve) > 1 else None,
-        "accuracy_after_epoch_2_std": std([float(o["accuracy"][1]) for o in outcomes]) if len(mean_curve) > 1 else None,
+        "accuracy_after_epoch_2_std": sample_std([float(o["accuracy"][1]) for o in outcomes])
+        if len(mean_curve) > 1
+        else None,
         "first_epoch_mean_accuracy_reaches_0.99": None if reached is None else reached + 1,
         "runs": len(outcomes),
     }
@@ -301,8 +302,6 @@ def _note_playground_rate(results: dict, half: int) -> str:
 def _note_larger_rate(results: dict, shown_rate: float, half: int) -> str:
     """Whether the effect appears at ``shown_rate``, when the deaths come, and which units can recover."""
     shown, shown_sh = results[f"lr_{shown_rate:g}/negatives_first"], results[f"lr_{shown_rate:g}/shuffled"]
-    from training.record import exceeds_spread
-
     gap = shown["dead_fraction_at_end"] - shown_sh["dead_fraction_at_end"]
     if gap <= 0:
         verdict = "the write-ups' effect does not appear here either"
@@ -336,8 +335,6 @@ def _note_larger_rate(results: dict, shown_rate: float, half: int) -> str:
 def _gap(negatives_first: dict, shuffled: dict, mean: str, std: str) -> str:
     """``a gap of +0.074, which exceeds the spread over the initialisations (0.061)``: negatives-first's
     ``mean`` against shuffled's, judged by the larger of the two orders' ``std`` over the initialisations."""
-    from training.record import gap_against_spread
-
     gap = negatives_first[mean] - shuffled[mean]
     spreads = [negatives_first.get(std), shuffled.get(std)]
     return f"a gap of {gap:+.3f}, which {gap_against_spread(gap, spreads, 3, 'spread over the initialisations')}"
